@@ -1,0 +1,43 @@
+# One command each for a fresh machine: `make demo` (set up + main job), `make test` (set up + tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+# Real data: INTERGRAPH_DATA, or ../shared/data when that folder exists.
+INTERGRAPH_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
+export INTERGRAPH_DATA
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-slow bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/intergraph demo
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+
+# Benchmarks compare against other tools, installed into a separate environment (never the main one).
+BENCH_VENV = .venv-bench
+$(BENCH_VENV)/.installed: $(STAMP) bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
+	# reuse the main environment's packages (torch and friends) behind the bench-only ones
+	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > $$($(BENCH_VENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/intergraph-main.pth
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/featurize.py
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) runs .pytest_cache

@@ -1,0 +1,118 @@
+"""Docking Benchmark 5.5 (as distributed with EquiDock): complexes, splits, difficulty and labelled graphs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from ..data import dataset_path
+from ..graph.cache import GraphCache
+from .featurize import GraphConfig, featurize
+from .interface import interface_labels
+from .io import read_structure
+
+Role = Literal["r", "l"]
+Form = Literal["b", "u"]
+DIFFICULTY = ("rigid", "medium", "difficult")
+
+
+@dataclass
+class ComplexGraphs:
+    """Receptor and ligand graphs of one complex; bound graphs carry ``y_ca`` and ``y_heavy`` labels."""
+
+    id: str
+    receptor: Data
+    ligand: Data
+
+
+class DB5:
+    """The 271 DB5.5 complexes under ``root`` (default ``INTERGRAPH_DATA/db5``).
+
+    ``split`` selects the EquiDock split (train/val/test: 203/25/25) or all complexes (None). ``form``
+    chooses bound (``b``) or unbound (``u``) structures. Interface labels are computed on the bound
+    complex; unbound graphs carry no labels (their residues differ from the bound ones and need a
+    sequence alignment to inherit them). Graphs and labels are cached under ``cache_dir`` by content.
+    """
+
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        split: str | None = None,
+        form: Form = "b",
+        config: GraphConfig = GraphConfig(),
+        cache_dir: str | Path | None = None,
+        ca_cutoff: float = 8.0,
+        heavy_cutoff: float = 6.0,
+    ):
+        self.root = Path(root) if root is not None else dataset_path("db5")
+        if form not in ("b", "u"):
+            raise ValueError(f"form must be 'b' (bound) or 'u' (unbound), not {form!r}")
+        self.form = form
+        self.config = config
+        self.ca_cutoff, self.heavy_cutoff = ca_cutoff, heavy_cutoff
+        self.cache = GraphCache(cache_dir, "db5") if cache_dir is not None else None
+        self.all_ids = sorted({p.name.split("_")[0] for p in (self.root / "structures").glob("*_r_b.pdb*")})
+        self.splits = {s: self._read_list(self.root / "splits" / f"{s}.txt") for s in ("train", "val", "test")}
+        self.difficulty = self._read_difficulty()
+        if split is None:
+            self.ids = self.all_ids
+        elif split in self.splits:
+            self.ids = self.splits[split]
+        else:
+            raise ValueError(f"unknown split {split!r}; choose one of {sorted(self.splits)} or None")
+        missing = [i for i in self.ids if i not in set(self.all_ids)]
+        if missing:
+            raise FileNotFoundError(f"{self.root}: split {split} names complexes without structures: {missing[:5]}")
+
+    @staticmethod
+    def _read_list(path: Path) -> list[str]:
+        if not path.exists():
+            return []
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+    def _read_difficulty(self) -> dict[str, str]:
+        """Complex id -> difficulty class. One DB5 complex is listed twice; the harder class wins."""
+        out: dict[str, str] = {}
+        for cls in DIFFICULTY:
+            for entry in self._read_list(self.root / f"{cls}.txt"):
+                out[entry.rstrip("*").split("_")[0]] = cls
+        return out
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def path(self, cid: str, role: Role, form: Form | None = None) -> Path:
+        form = form or self.form
+        for suffix in (".pdb.gz", ".pdb"):
+            p = self.root / "structures" / f"{cid}_{role}_{form}{suffix}"
+            if p.exists():
+                return p
+        raise FileNotFoundError(f"{self.root / 'structures'}: no {cid}_{role}_{form}.pdb[.gz]")
+
+    def structure(self, cid: str, role: Role, form: Form | None = None):
+        return read_structure(self.path(cid, role, form))
+
+    def _compute(self, cid: str) -> dict:
+        rec = self.structure(cid, "r")
+        lig = self.structure(cid, "l")
+        g_r = featurize(rec, self.config, name=f"{cid}_r_{self.form}")
+        g_l = featurize(lig, self.config, name=f"{cid}_l_{self.form}")
+        if self.form == "b":
+            lab = interface_labels(rec, lig, self.ca_cutoff, self.heavy_cutoff)
+            g_r.y_ca, g_r.y_heavy = torch.from_numpy(lab.receptor_ca), torch.from_numpy(lab.receptor_heavy)
+            g_l.y_ca, g_l.y_heavy = torch.from_numpy(lab.ligand_ca), torch.from_numpy(lab.ligand_heavy)
+        return {"receptor": g_r.to_dict(), "ligand": g_l.to_dict()}
+
+    def __getitem__(self, i: int | str) -> ComplexGraphs:
+        cid = self.ids[i] if isinstance(i, (int, np.integer)) else i
+        if self.cache is None:
+            d = self._compute(cid)
+        else:
+            files = [self.path(cid, "r"), self.path(cid, "l")]
+            key = f"{self.config.key()}-{self.form}-{self.ca_cutoff:g}-{self.heavy_cutoff:g}"
+            d = self.cache.get_or_compute(files, key, lambda: self._compute(cid))
+        return ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))

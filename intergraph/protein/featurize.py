@@ -1,0 +1,174 @@
+"""Structure -> residue graph (PyG ``Data``) with GVP-style geometric features.
+
+Nodes are polymer residues that have a Cα atom, in file order. A residue without Cα is left out and
+counted in ``n_residues_without_ca``; a residue missing N, C or O keeps its node, its backbone-derived
+features are zeroed and ``node_s[:, 6]`` flags it. Dihedrals and orientations are never computed across
+a chain break (C–N distance > 2 Å, or Cα–Cα > 4.2 Å when N/C are missing) or across chains.
+
+Node features: ``node_s`` (L, 7) = cos/sin of (φ, ψ, ω) and the missing-backbone flag; ``node_v`` (L, 3, 3)
+= forward and backward Cα orientation and the side-chain (virtual Cβ) direction.
+Per node also: ``residue_type`` (index into the 21-letter vocabulary), ``chain`` (index into
+``chain_ids``), ``residue_number`` and ``insertion_code`` (author numbering, as in the file),
+``structure_residue`` (row in the Structure's residue arrays), ``backbone`` (L, 4, 3) N/CA/C/O with
+``backbone_mask``. (No per-node name contains "index": PyG would offset it when batching.)
+Edge features: ``edge_s`` (E, rbf_bins + positional_dim + 1) = RBF of Cα distance, sinusoidal encoding of
+the residue-number separation (zero across chains), same-chain flag; ``edge_v`` (E, 1, 3) = unit vector
+from the centre residue to its neighbour.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from ..graph.features import normalize, rbf, sinusoidal
+from ..graph.neighbors import knn_graph, radius_graph
+from .residues import residue_type_index
+from .structure import Structure, StructureError
+
+#: bump when the meaning of a feature changes, so caches built by older code are never reused
+FEATURIZER_VERSION = 1
+BACKBONE = ("N", "CA", "C", "O")
+PEPTIDE_BOND_MAX = 2.0  # Å, C(i)–N(i+1)
+CA_CA_MAX = 4.2  # Å, consecutive Cα when N or C is missing
+
+
+@dataclass(frozen=True)
+class GraphConfig:
+    """How residue graphs are built; its :meth:`key` names caches."""
+
+    edges: Literal["radius", "knn"] = "radius"
+    radius: float = 8.0
+    max_neighbors: int = 32
+    k: int = 30
+    rbf_bins: int = 16
+    rbf_max: float = 20.0
+    positional_dim: int = 16
+
+    def __post_init__(self):
+        if self.edges not in ("radius", "knn"):
+            raise ValueError(f"edges must be 'radius' or 'knn', not {self.edges!r}")
+
+    def key(self) -> str:
+        payload = json.dumps({**asdict(self), "version": FEATURIZER_VERSION}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @property
+    def edge_scalar_dim(self) -> int:
+        return self.rbf_bins + self.positional_dim + 1
+
+
+def _dihedral(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    b0, b1, b2 = a - b, c - b, d - c
+    n1 = torch.cross(b0, b1, dim=-1)
+    n2 = torch.cross(b1, b2, dim=-1)
+    m1 = torch.cross(n1, normalize(b1), dim=-1)
+    return torch.atan2((m1 * n2).sum(-1), (n1 * n2).sum(-1))
+
+
+def graph_nodes(structure: Structure) -> tuple[np.ndarray, np.ndarray, int]:
+    """(residue indices of the nodes, backbone atom index (L, 4) with -1 for missing, residues without Cα)."""
+    idx = structure.atom_index(BACKBONE)
+    polymer = structure.res_polymer
+    has_ca = idx[:, 1] >= 0
+    nodes = np.flatnonzero(polymer & has_ca)
+    return nodes, idx[nodes], int((polymer & ~has_ca).sum())
+
+
+def featurize(structure: Structure, config: GraphConfig = GraphConfig(), name: str | None = None) -> Data:
+    """Residue graph of all polymer chains of ``structure``."""
+    nodes, bb_idx, without_ca = graph_nodes(structure)
+    if len(nodes) == 0:
+        only_het = bool(structure.res_hetero.all())
+        raise StructureError(
+            structure.source,
+            "HETATM records only: no polymer residues" if only_het else "no Cα atoms in any amino-acid residue",
+        )
+    L = len(nodes)
+    coord = torch.from_numpy(structure.coord)
+    bb_mask = torch.from_numpy(bb_idx >= 0)
+    backbone = coord[torch.from_numpy(bb_idx.clip(min=0))] * bb_mask[..., None]  # (L, 4, 3)
+    N, CA, C = backbone[:, 0], backbone[:, 1], backbone[:, 2]
+
+    chain_ids: list[str] = list(dict.fromkeys(structure.res_chain[nodes].tolist()))
+    chain_of = {c: i for i, c in enumerate(chain_ids)}
+    chain_index = torch.tensor([chain_of[c] for c in structure.res_chain[nodes]], dtype=torch.long)
+    number = torch.from_numpy(structure.res_number[nodes].astype(np.int64))
+
+    # bonded[i]: residue i and i+1 are consecutive in one chain
+    same_chain = chain_index[1:] == chain_index[:-1]
+    has_nc = bb_mask[:-1, 2] & bb_mask[1:, 0]
+    cn = (C[:-1] - N[1:]).norm(dim=-1)
+    caca = (CA[:-1] - CA[1:]).norm(dim=-1)
+    bonded = same_chain & torch.where(has_nc, cn <= PEPTIDE_BOND_MAX, caca <= CA_CA_MAX)
+
+    full = bb_mask[:, :3].all(-1)  # N, CA, C present
+    phi = torch.zeros(L)
+    psi = torch.zeros(L)
+    omega = torch.zeros(L)
+    ok_phi = torch.zeros(L, dtype=torch.bool)
+    ok_next = torch.zeros(L, dtype=torch.bool)
+    if L > 1:
+        ok_phi[1:] = bonded & full[1:] & full[:-1]
+        ok_next[:-1] = bonded & full[:-1] & full[1:]
+        phi[1:] = _dihedral(C[:-1], N[1:], CA[1:], C[1:])
+        psi[:-1] = _dihedral(N[:-1], CA[:-1], C[:-1], N[1:])
+        omega[:-1] = _dihedral(CA[:-1], C[:-1], N[1:], CA[1:])
+    angles = torch.stack([phi, psi, omega], -1)
+    valid = torch.stack([ok_phi, ok_next, ok_next], -1)
+    dihedrals = torch.cat([torch.cos(angles), torch.sin(angles)], -1) * valid.repeat(1, 2)
+    missing = (~bb_mask.all(-1)).float()[:, None]
+    node_s = torch.cat([dihedrals, missing], -1)
+
+    forward = torch.zeros(L, 3)
+    backward = torch.zeros(L, 3)
+    if L > 1:
+        step = normalize(CA[1:] - CA[:-1]) * bonded[:, None]
+        forward[:-1] = step
+        backward[1:] = -step
+    c_dir, n_dir = normalize(C - CA), normalize(N - CA)
+    bisector = normalize(c_dir + n_dir)
+    perp = normalize(torch.cross(c_dir, n_dir, dim=-1))
+    side = (-bisector * math.sqrt(1 / 3) - perp * math.sqrt(2 / 3)) * full[:, None]
+    node_v = torch.stack([forward, backward, side], 1)
+
+    if config.edges == "radius":
+        edge_index = radius_graph(CA, config.radius, config.max_neighbors)
+    else:
+        edge_index = knn_graph(CA, config.k)
+    src, dst = edge_index
+    vec = CA[src] - CA[dst]
+    dist = vec.norm(dim=-1)
+    same = (chain_index[src] == chain_index[dst])
+    pos_enc = sinusoidal(number[src] - number[dst], config.positional_dim) * same[:, None]
+    edge_s = torch.cat([rbf(dist, 0.0, config.rbf_max, config.rbf_bins), pos_enc, same[:, None].float()], -1)
+    edge_v = normalize(vec)[:, None]
+
+    letters = structure.res_letter[nodes]
+    data = Data(
+        pos=CA.clone(),
+        node_s=node_s,
+        node_v=node_v,
+        edge_index=edge_index,
+        edge_s=edge_s,
+        edge_v=edge_v,
+        residue_type=torch.tensor([residue_type_index(c) for c in letters], dtype=torch.long),
+        chain=chain_index,
+        residue_number=number,
+        insertion_code=torch.tensor([ord(c) if c else 0 for c in structure.res_icode[nodes]], dtype=torch.long),
+        structure_residue=torch.from_numpy(nodes),
+        backbone=backbone,
+        backbone_mask=bb_mask,
+    )
+    data.name = name or structure.source
+    data.chain_ids = chain_ids
+    data.sequence = "".join(letters)
+    data.n_residues_without_ca = without_ca
+    data.graph_config = config.key()
+    return data
