@@ -18,6 +18,7 @@ def _neighbours(pos: torch.Tensor, k: int, r: float | None, batch: torch.Tensor 
         return torch.empty(2, 0, dtype=torch.long, device=pos.device)
     k = min(k, n - 1)
     pos = pos.to(torch.float32)
+    pos = pos - pos.mean(0)  # small coordinates keep cdist's matmul path precise
     sources, targets = [], []
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
@@ -26,14 +27,17 @@ def _neighbours(pos: torch.Tensor, k: int, r: float | None, batch: torch.Tensor 
         d[rows - start, rows] = float("inf")
         if batch is not None:
             d.masked_fill_(batch[start:stop, None] != batch[None, :], float("inf"))
-        dist, idx = torch.topk(d, k, dim=1, largest=False, sorted=True)
+        dist, idx = torch.topk(d, k, dim=1, largest=False, sorted=False)
         ok = torch.isfinite(dist)
-        if r is not None:
-            ok &= dist <= r
+        if r is not None:  # decide the cutoff on exact differences, not on the matmul distances
+            exact = (pos[idx] - pos[rows, None]).norm(dim=-1)
+            ok &= exact <= r
         centre = rows[:, None].expand_as(idx)
         sources.append(idx[ok])
         targets.append(centre[ok])
-    return torch.stack([torch.cat(sources), torch.cat(targets)])
+    src, dst = torch.cat(sources), torch.cat(targets)
+    order = torch.argsort(dst * n + src)  # canonical order: by centre, then neighbour
+    return torch.stack([src[order], dst[order]])
 
 
 def knn_graph(pos: torch.Tensor, k: int, batch: torch.Tensor | None = None, chunk: int = DEFAULT_CHUNK) -> torch.Tensor:

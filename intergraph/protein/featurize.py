@@ -65,11 +65,12 @@ class GraphConfig:
 
 
 def _dihedral(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
-    b0, b1, b2 = a - b, c - b, d - c
-    n1 = torch.cross(b0, b1, dim=-1)
+    """IUPAC torsion angle a-b-c-d in (-π, π]: atan2(|b1| b0·(b1×b2), (b0×b1)·(b1×b2))."""
+    b0, b1, b2 = b - a, c - b, d - c
     n2 = torch.cross(b1, b2, dim=-1)
-    m1 = torch.cross(n1, normalize(b1), dim=-1)
-    return torch.atan2((m1 * n2).sum(-1), (n1 * n2).sum(-1))
+    y = b1.norm(dim=-1) * (b0 * n2).sum(-1)
+    x = (torch.cross(b0, b1, dim=-1) * n2).sum(-1)
+    return torch.atan2(y, x)
 
 
 def graph_nodes(structure: Structure) -> tuple[np.ndarray, np.ndarray, int]:
