@@ -32,8 +32,9 @@ BENCH_VENV = .venv-bench
 $(BENCH_VENV)/.installed: $(STAMP) bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
-	# reuse the main environment's packages (torch and friends) behind the bench-only ones
-	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > $$($(BENCH_VENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/intergraph-main.pth
+	# reuse the main environment's packages (torch, intergraph) behind the bench-only ones
+	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')')" \
+		> $$($(BENCH_VENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/intergraph-main.pth
 	touch $@
 
 bench: $(BENCH_VENV)/.installed

@@ -218,7 +218,12 @@ def parse_mmcif(text: str, path: str | Path = "<string>") -> Structure:
     def text_col(key: str, default: str = "") -> np.ndarray:
         if key not in cols:
             return np.full(n, default, dtype="<U1" if not default else f"<U{len(default)}")
-        v = np.asarray([gemmi.cif.as_string(s) for s in cols[key]])
+        v = cols[key].astype(str)
+        quoted = np.char.startswith(v, "'") | np.char.startswith(v, '"') | np.char.startswith(v, ";")
+        if quoted.any():
+            v = v.astype(object)
+            v[quoted] = [gemmi.cif.as_string(s) for s in v[quoted]]
+            v = v.astype(str)
         return np.where(np.isin(v, ["?", "."]), default, v)
 
     def float_col(key: str, default: float) -> np.ndarray:

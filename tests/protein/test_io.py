@@ -222,3 +222,17 @@ def test_absurd_coordinates_are_rejected():
 def test_missing_file_is_a_structure_error(tmp_path):
     with pytest.raises(StructureError, match="file not found"):
         read_structure(tmp_path / "nope.pdb")
+
+
+def test_mmcif_quoted_values_and_missing_optional_columns():
+    from intergraph.protein.io import parse_mmcif
+
+    cif = ("data_x\nloop_\n_atom_site.group_PDB\n_atom_site.label_atom_id\n_atom_site.label_comp_id\n"
+           "_atom_site.auth_asym_id\n_atom_site.auth_seq_id\n_atom_site.Cartn_x\n_atom_site.Cartn_y\n"
+           "_atom_site.Cartn_z\n_atom_site.type_symbol\n"
+           "ATOM N ALA A 1 0.0 0.0 0.0 N\nATOM CA ALA A 1 1.4 0.0 0.0 C\n"
+           "HETATM \"O5'\" LIG A 2 9.0 9.0 9.0 O\n")
+    s = parse_mmcif(cif, "q.cif")
+    assert s.atom_name.tolist() == ["N", "CA", "O5'"]
+    assert s.occupancy.tolist() == [1.0, 1.0, 1.0] and s.res_icode.tolist() == ["", ""]
+    assert [s.res_name[r] for r in s.hetero_groups()] == ["LIG"]
