@@ -17,8 +17,11 @@ app = typer.Typer(help="Learning interactions on graphs: proteins and videos.", 
                   add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Find and fetch data sets.", no_args_is_help=True)
 protein_app = typer.Typer(help="Protein structures, graphs and models.", no_args_is_help=True)
+plm_app = typer.Typer(help="Protein language models: embeddings, the embedding store, pretraining.",
+                      no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(protein_app, name="protein")
+app.add_typer(plm_app, name="plm")
 console = Console()
 err = Console(stderr=True)
 
@@ -133,6 +136,146 @@ def demo(
         db5_summary(out, split, console=console, progress=progress_over)
     except DatasetNotFound as e:
         fail(str(e))
+
+
+def report_failures(failed: list[tuple[str, str]]) -> None:
+    for path, problem in failed:
+        err.print(f"  [yellow]skipped[/yellow] {path}: {problem}", highlight=False, soft_wrap=True)
+
+
+@plm_app.command("embed")
+def plm_embed(
+    store: Path = typer.Option(..., "--store", help="Embedding store folder (LMDB); created if absent."),
+    model: str = typer.Option("esm2_t4_128D_intergraph", help="ESM-2 name (looked up in the usual caches) or path."),
+    fasta: Optional[Path] = typer.Option(None, help="Sequences to embed."),
+    structures: Optional[List[Path]] = typer.Option(None, help="Structure files or folders: every polymer chain."),
+    layers: str = typer.Option("last", help="last, N, N,M (concatenated) or meanK (mean of the last K)."),
+    token_budget: int = typer.Option(16384, help="Padded tokens per batch."),
+    window: int = typer.Option(1022, help="Longest piece the model sees; longer sequences are windowed."),
+    overlap: int = typer.Option(256, help="Overlap of consecutive windows (averaged)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+) -> None:
+    """Embed sequences into the store; reruns skip what is stored, a kill loses at most one batch."""
+    import torch
+
+    from .protein.fasta import FastaError, read_fasta
+    from .protein.plm.backends import PLMBackendError, PLMNotFound, load_plm
+    from .protein.plm.extract import LayerSpec
+    from .protein.plm.pipeline import JobReport, embed_to_store, sequences_from_structures
+    from .protein.plm.store import EmbeddingStore
+
+    if (fasta is None) == (not structures):
+        fail("give exactly one of --fasta or --structures")
+    report = JobReport()
+    try:
+        named = list(read_fasta(fasta)) if fasta else sequences_from_structures(structures, report)
+        spec = LayerSpec.parse(layers)
+        plm = load_plm(model)
+    except (FastaError, ValueError, PLMNotFound, PLMBackendError) as e:
+        fail(str(e))
+    dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    plm.module.to(dev)
+    with EmbeddingStore(store) as db, Progress(TextColumn("[bold]embed"), BarColumn(), MofNCompleteColumn(),
+                                               TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("embed", total=None)
+        embed_to_store(plm, named, db, spec, token_budget, window, overlap,
+                       progress=lambda done, total: bar.update(task, completed=done, total=total), report=report)
+    console.print(f"{plm.id} layers {spec.key(plm.num_layers)}: {report.done} embedded, {report.skipped} already "
+                  f"stored, {len(report.failed)} inputs skipped -> {store}")
+    report_failures(report.failed)
+    if not report.done and not report.skipped:
+        raise typer.Exit(1)
+
+
+@plm_app.command("import")
+def plm_import(
+    paths: List[Path] = typer.Argument(..., help="Files or folders of .npz (seq, emb) or `esm extract` .pt files."),
+    store: Path = typer.Option(..., "--store", help="Embedding store folder."),
+    model: str = typer.Option(..., help="Model id the embeddings came from, e.g. esm2_t33_650M_UR50D."),
+    layers: Optional[str] = typer.Option(None, help="Layer key; .npz files need it (default: the model's last "
+                                                     "layer for ESM-2 names), .pt files hold their layers."),
+    fasta: Optional[Path] = typer.Option(None, help="Sequences of `esm extract` outputs (they store none)."),
+) -> None:
+    """Import embeddings computed elsewhere, read without unpickling arbitrary objects."""
+    from .protein.fasta import FastaError
+    from .protein.plm.pipeline import import_to_store
+    from .protein.plm.registry import ESM2
+    from .protein.plm.store import EmbeddingStore
+
+    if layers is None and model in ESM2:
+        layers = str(ESM2[model].layers)
+    try:
+        with EmbeddingStore(store) as db:
+            report = import_to_store(paths, db, model, layers, fasta)
+    except FastaError as e:
+        fail(str(e))
+    console.print(f"{report.done} files imported into {store}, {len(report.failed)} skipped")
+    report_failures(report.failed)
+    if not report.done:
+        raise typer.Exit(1)
+
+
+@plm_app.command("ls")
+def plm_ls(store: Path = typer.Option(..., "--store", help="Embedding store folder.")) -> None:
+    """Models, layers, counts and sizes in a store."""
+    from .protein.plm.store import EmbeddingStore, StoreError
+
+    try:
+        with EmbeddingStore(store, readonly=True) as db:
+            rows = db.summary()
+    except StoreError as e:
+        fail(str(e))
+    table = Table(title=str(store))
+    for col in ("model", "layers", "sequences", "residues", "dim", "MB"):
+        table.add_column(col, justify="left" if col in ("model", "layers") else "right")
+    for r in rows:
+        table.add_row(r.model, r.layers, str(r.count), str(r.residues), str(r.dim), f"{r.bytes / 1e6:.1f}")
+    console.print(table)
+
+
+@plm_app.command("download")
+def plm_download(
+    name: str = typer.Argument(..., help="ESM-2 name, e.g. esm2_t33_650M_UR50D."),
+    to: Path = typer.Option(Path.home() / ".cache" / "intergraph" / "plm", "--to", help="Destination folder."),
+) -> None:
+    """Download ESM-2 weights (online users); every file is verified against the server's checksum."""
+    from .fetch import FetchError
+    from .protein.plm.download import download_esm2
+
+    try:
+        folder = download_esm2(name, to, report=console.print)
+    except FetchError as e:
+        fail(str(e))
+    console.print(f"use it with --model {folder}")
+
+
+@plm_app.command("pretrain")
+def plm_pretrain(
+    fasta: Path = typer.Option(..., help="Training sequences (FASTA, may be gzipped)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: config, metrics, checkpoints, exported weights."),
+    layers: int = typer.Option(4), dim: int = typer.Option(128), heads: int = typer.Option(8),
+    steps: int = typer.Option(2000), minutes: float = typer.Option(0.0, help="Wall-time cap (0: none)."),
+    crop: int = typer.Option(256), tokens_per_batch: int = typer.Option(8192), lr: float = typer.Option(2e-3),
+    seed: int = typer.Option(0),
+) -> None:
+    """Train an ESM-2-architecture masked language model; rerun the same command to resume."""
+    from .protein.fasta import FastaError
+    from .protein.plm.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(fasta=str(fasta), out=str(out), layers=layers, dim=dim, heads=heads, steps=steps,
+                         minutes=minutes, crop=crop, tokens_per_batch=tokens_per_batch, lr=lr, seed=seed)
+    with Progress(TextColumn("[bold]pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                  TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task("pretrain", total=steps, loss="-")
+
+        def on_step(step, loss):
+            bar.update(task, completed=step, loss=f"{loss:.3f}")
+
+        try:
+            final = pretrain(cfg, progress=lambda total, start: on_step, log=lambda m: bar.console.print(m))
+        except (FastaError, ValueError) as e:
+            fail(str(e))
+    console.print(final)
 
 
 def main() -> None:  # pragma: no cover - console script

@@ -33,7 +33,7 @@ from .residues import residue_type_index
 from .structure import Structure, StructureError
 
 #: bump when the meaning of a feature changes, so caches built by older code are never reused
-FEATURIZER_VERSION = 1
+FEATURIZER_VERSION = 2
 BACKBONE = ("N", "CA", "C", "O")
 PEPTIDE_BOND_MAX = 2.0  # Å, C(i)–N(i+1)
 CA_CA_MAX = 4.2  # Å, consecutive Cα when N or C is missing
@@ -170,6 +170,8 @@ def featurize(structure: Structure, config: GraphConfig = GraphConfig(), name: s
     data.name = name or structure.source
     data.chain_ids = chain_ids
     data.sequence = "".join(letters)
+    by_id = {c.id: c.sequence for c in structure.chains()}
+    data.chain_sequences = [by_id[c] for c in chain_ids]  # every polymer residue, the PLM's input
     data.n_residues_without_ca = without_ca
     data.graph_config = config.key()
     return data
