@@ -14,10 +14,23 @@ from ..graph.cache import GraphCache
 from .featurize import GraphConfig, featurize
 from .interface import interface_labels
 from .io import read_structure
+from .plm.align import AlignmentError, attach, attach_from_store
+from .plm.store import EmbeddingStore
 
 Role = Literal["r", "l"]
 Form = Literal["b", "u"]
 DIFFICULTY = ("rigid", "medium", "difficult")
+
+
+@dataclass
+class PLMSource:
+    """Where node embeddings come from: a store, the model id and layer key they were stored under."""
+
+    store: str | Path
+    model: str
+    layers: str
+    min_identity: float = 0.9
+    min_coverage: float = 0.5
 
 
 @dataclass
@@ -47,6 +60,8 @@ class DB5:
         cache_dir: str | Path | None = None,
         ca_cutoff: float = 8.0,
         heavy_cutoff: float = 6.0,
+        plm: PLMSource | None = None,
+        ids: list[str] | None = None,
     ):
         self.root = Path(root) if root is not None else dataset_path("db5")
         if form not in ("b", "u"):
@@ -64,6 +79,10 @@ class DB5:
             self.ids = self.splits[split]
         else:
             raise ValueError(f"unknown split {split!r}; choose one of {sorted(self.splits)} or None")
+        if ids is not None:
+            self.ids = [i for i in self.ids if i in set(ids)]
+        self.plm = plm
+        self._store = EmbeddingStore(plm.store, readonly=True) if plm else None
         missing = [i for i in self.ids if i not in set(self.all_ids)]
         if missing:
             raise FileNotFoundError(f"{self.root}: split {split} names complexes without structures: {missing[:5]}")
@@ -115,4 +134,36 @@ class DB5:
             files = [self.path(cid, "r"), self.path(cid, "l")]
             key = f"{self.config.key()}-{self.form}-{self.ca_cutoff:g}-{self.heavy_cutoff:g}"
             d = self.cache.get_or_compute(files, key, lambda: self._compute(cid))
-        return ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))
+        item = ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))
+        if self.plm is not None:
+            for role, graph in (("r", item.receptor), ("l", item.ligand)):
+                self._attach(cid, role, graph)
+        return item
+
+    def embedded_name(self, cid: str, role: Role) -> tuple[str, np.ndarray] | None:
+        """A whole-partner embedding stored under a name: ``{id}_{role}``, or DeepRank-GNN-esm's
+        ``{id}.A`` (receptor) / ``{id}.B`` (ligand) used by the shared ESM-2 650M files."""
+        for name in (f"{cid}_{role}", f"{cid}.{'A' if role == 'r' else 'B'}"):
+            hit = self._store.get_named(self.plm.model, self.plm.layers, name)
+            if hit is not None and hit[1] is not None:
+                return hit
+        return None
+
+    def _attach(self, cid: str, role: Role, graph: Data) -> None:
+        p = self.plm
+        named = self.embedded_name(cid, role)
+        if named is not None:
+            attach(graph, {None: named}, p.min_identity, p.min_coverage)
+        else:
+            attach_from_store(graph, self._store, p.model, p.layers,
+                              min_identity=p.min_identity, min_coverage=p.min_coverage)
+
+    def ids_with_embeddings(self) -> list[str]:
+        """Complexes of this split whose both partners have embeddings (by name or by chain sequence)."""
+        if self.plm is None:
+            return list(self.ids)
+        out = []
+        for cid in self.ids:
+            if all(self.embedded_name(cid, role) is not None for role in ("r", "l")):
+                out.append(cid)
+        return out

@@ -64,22 +64,49 @@ class StoreSummary:
     bytes: int
 
 
+# LMDB allows one open environment per file and process: stores opened twice share it (reference-counted).
+_OPEN: dict[str, list] = {}
+
+
+def _acquire(path: Path, readonly: bool) -> lmdb.Environment:
+    key = str(path.resolve())
+    entry = _OPEN.get(key)
+    if entry is not None:
+        env, count, was_readonly = entry
+        if was_readonly and not readonly:
+            raise StoreError(f"{path}: already open read-only in this process; close it before writing")
+        entry[1] = count + 1
+        return env
+    if readonly:
+        try:
+            env = lmdb.open(key, readonly=True, lock=True, readahead=False, max_readers=512, max_dbs=2)
+        except lmdb.Error:  # a read-only folder cannot hold a lock file
+            env = lmdb.open(key, readonly=True, lock=False, readahead=False, max_dbs=2)
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(key, map_size=MAP_SIZE, readahead=False, max_readers=512, max_dbs=2)
+    _OPEN[key] = [env, 1, readonly]
+    return env
+
+
+def _release(path: Path) -> None:
+    key = str(path.resolve())
+    entry = _OPEN[key]
+    entry[1] -= 1
+    if entry[1] == 0:
+        entry[0].close()
+        del _OPEN[key]
+
+
 class EmbeddingStore:
     """``with EmbeddingStore(path) as store: store.put_many(...); store.get(...)``."""
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
-        if readonly:
-            if not (self.path / "data.mdb").exists():
-                raise StoreError(f"{self.path}: no embedding store here")
-            try:
-                self.env = lmdb.open(str(self.path), readonly=True, lock=True, readahead=False, max_readers=512,
-                                     max_dbs=2)
-            except lmdb.Error:  # a read-only folder cannot hold a lock file
-                self.env = lmdb.open(str(self.path), readonly=True, lock=False, readahead=False, max_dbs=2)
-        else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self.env = lmdb.open(str(self.path), map_size=MAP_SIZE, readahead=False, max_readers=512, max_dbs=2)
+        self.readonly = readonly
+        if readonly and not (self.path / "data.mdb").exists():
+            raise StoreError(f"{self.path}: no embedding store here")
+        self.env = _acquire(self.path, readonly)
         self.emb = self.env.open_db(b"emb", create=not readonly)
         self.names = self.env.open_db(b"names", create=not readonly)
 
@@ -90,7 +117,9 @@ class EmbeddingStore:
         self.close()
 
     def close(self) -> None:
-        self.env.close()
+        if self.env is not None:
+            _release(self.path)
+            self.env = None
 
     def put_many(self, model: str, layers: str, items: Iterable[tuple[str, np.ndarray]],
                  names: Iterable[str | None] | None = None) -> int:
