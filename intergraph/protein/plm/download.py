@@ -43,9 +43,10 @@ def _verify(data_path: Path, kind: str, expected: str) -> bool:
     return h.hexdigest() == expected
 
 
-def download_esm2(name: str, to: str | Path, opener: Callable = urllib.request.urlopen,
+def download_esm2(name: str, to: str | Path, opener: Callable | None = None,
                   report: Callable[[str], None] = print) -> Path:
     """Download ``facebook/<name>`` into ``to/<name>``; returns that folder."""
+    opener = opener or urllib.request.urlopen
     if name not in ESM2:
         raise FetchError(f"{name!r} is not an ESM-2 model; choose one of {', '.join(ESM2)}")
     folder = Path(to) / name
