@@ -48,6 +48,7 @@ class PretrainConfig:
     save_every: int = 100
     seed: int = 0
     threads: int = 0  # 0 = torch default
+    device: str = "auto"  # auto = cuda when available
 
     @property
     def model_name(self) -> str:
@@ -151,7 +152,8 @@ def evaluate(model, tok: Tokens, val: list[str], cfg: PretrainConfig, unigram: t
         corrupted, sel = tok.corrupt(tokens, g, eval_mode=True)
         if not sel.any():
             continue
-        logits = model(corrupted)["logits"]
+        device = next(model.parameters()).device
+        logits = model(corrupted.to(device))["logits"].float().cpu()
         nll += F.cross_entropy(logits[sel], tokens[sel], reduction="sum").item()
         uni += -unigram[tokens[sel]].sum().item()
         n += int(sel.sum())
@@ -189,7 +191,9 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
         raise ValueError(f"{cfg.fasta}: {len(train)} training and {len(val)} validation sequences; need both")
     (out / "config.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
 
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)
     model, alphabet = build_model(cfg)
+    model.to(device)
     tok = Tokens(alphabet)
     unigram = unigram_log_probs(train, tok, len(alphabet.all_toks))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
@@ -199,13 +203,13 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
     g = torch.Generator().manual_seed(cfg.seed)
     ckpt_path = out / "last.ckpt"
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         step, epoch, position, tokens_seen, elapsed = ck["step"], ck["epoch"], ck["position"], ck["tokens"], ck["elapsed"]
-        g.set_state(ck["generator"])
-        torch.set_rng_state(ck["torch_rng"])
+        g.set_state(ck["generator"].cpu())
+        torch.set_rng_state(ck["torch_rng"].cpu())
         log(f"resumed from step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"{cfg.model_name}: {n_params:,} parameters; {len(train):,} training / {len(val_all):,} held-out sequences "
@@ -234,6 +238,7 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
                 continue
             tokens = tok.batch(batch)
             corrupted, sel = tok.corrupt(tokens, g)
+            tokens, corrupted, sel = tokens.to(device), corrupted.to(device), sel.to(device)
             logits = model(corrupted)["logits"]
             loss = F.cross_entropy(logits[sel], tokens[sel])
             opt.zero_grad(set_to_none=True)
