@@ -128,14 +128,16 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's tables."),
     split: str = typer.Option("test", help="DB5 split to featurize."),
 ) -> None:
-    """The main job on its built-in default: featurize the DB5.5 test split and summarise it."""
+    """The main job on its built-in default: DB5.5 graphs and labels, then PLM embeddings aligned onto them."""
     from .data import DatasetNotFound
-    from .demo import db5_summary
+    from .demo import db5_summary, plm_summary
 
     try:
         db5_summary(out, split, console=console, progress=progress_over)
+        plm_summary(out, console=console, progress=progress_over)
     except DatasetNotFound as e:
         fail(str(e))
+    console.print(f"all tables: {out.resolve()}")
 
 
 def report_failures(failed: list[tuple[str, str]]) -> None:
