@@ -1,0 +1,39 @@
+"""Metrics of every task, computed with scikit-learn / SciPy on NumPy arrays."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def binary_metrics(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float]:
+    """Pooled AUROC and AUPRC; with ``groups`` also the median and mean per-group AUROC (groups that hold
+    both classes only). Undefined values are NaN, never a silent 0.5."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    labels = labels.astype(bool)
+    out = {"auroc": float("nan"), "auprc": float("nan"), "positive_rate": float(labels.mean()) if len(labels) else float("nan")}
+    if labels.any() and (~labels).any():
+        out["auroc"] = float(roc_auc_score(labels, scores))
+        out["auprc"] = float(average_precision_score(labels, scores))
+    if groups is not None:
+        per = []
+        for g in np.unique(groups):
+            m = groups == g
+            if labels[m].any() and (~labels[m]).any():
+                per.append(roc_auc_score(labels[m], scores[m]))
+        out["median_group_auroc"] = float(np.median(per)) if per else float("nan")
+        out["mean_group_auroc"] = float(np.mean(per)) if per else float("nan")
+    return out
+
+
+def regression_metrics(pred: np.ndarray, target: np.ndarray, groups: np.ndarray | None = None) -> dict[str, float]:
+    """RMSE, Pearson, Spearman, Kendall; with ``groups`` also their per-group means ("local")."""
+    from scipy import stats
+
+    out = {"rmse": float(np.sqrt(np.mean((pred - target) ** 2)))}
+    for name, fn in (("pearson", stats.pearsonr), ("spearman", stats.spearmanr), ("kendall", stats.kendalltau)):
+        out[name] = float(fn(pred, target)[0]) if len(pred) > 2 and np.std(pred) > 0 else float("nan")
+        if groups is not None:
+            vals = [fn(pred[groups == g], target[groups == g])[0] for g in np.unique(groups)
+                    if (groups == g).sum() > 2 and np.std(pred[groups == g]) > 0]
+            out[f"local_{name}"] = float(np.nanmean(vals)) if vals else float("nan")
+    return out
