@@ -140,6 +140,103 @@ def demo(
     console.print(f"all tables: {out.resolve()}")
 
 
+def _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
+                      max_minutes, cache):
+    from .protein.experiment import DataConfig, InterfaceRun, ModelConfig
+    from .train.config import TrainConfig
+
+    return InterfaceRun(
+        data=DataConfig(plm=plm, plm_model=plm_model, plm_layers=plm_layers, label=label, cache_dir=str(cache)),
+        model=ModelConfig(encoder=encoder, fusion=fusion, layers=layers),
+        train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                          max_minutes=max_minutes),
+    )
+
+
+_PLM_HELP = "none, default (our own PLM), esm2_650m (the shared real ESM-2 650M embeddings) or a store path."
+
+
+@protein_app.command("train")
+def protein_train(
+    out: Path = typer.Option(..., "--out", help="Run folder (config, checkpoints, logs, metrics); rerun to resume."),
+    task: str = typer.Option("interface", help="Task (interface)."),
+    encoder: str = typer.Option("gvp", help="gvp, egnn or molformer."),
+    plm: str = typer.Option("none", help=_PLM_HELP),
+    plm_model: str = typer.Option("", help="Model id inside a store given as --plm PATH."),
+    plm_layers: str = typer.Option("", help="Layer key inside a store given as --plm PATH."),
+    fusion: str = typer.Option("project", help="replace, concat, project or gated."),
+    label: str = typer.Option("heavy", help="Interface definition: heavy (any heavy atom < 6 Å) or ca (Cα < 8 Å)."),
+    epochs: int = typer.Option(50), batch_size: int = typer.Option(8), lr: float = typer.Option(1e-4),
+    seed: int = typer.Option(0), layers: Optional[int] = typer.Option(None, help="Encoder layers (default per encoder)."),
+    max_minutes: float = typer.Option(0.0, help="Wall-time cap for training (0: none)."),
+    cache: Path = typer.Option(Path("cache"), help="Graph and embedding cache folder."),
+) -> None:
+    """Train one model on DB5.5 (EquiDock split); parameter counts are printed, test metrics saved."""
+    from .protein.experiment import train_interface
+
+    if task != "interface":
+        fail(f"task {task!r} is not available yet; available: interface")
+    cfg = _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
+                            max_minutes, cache)
+    try:
+        result = train_interface(cfg, out, log=console.print)
+    except ValueError as e:
+        fail(str(e))
+    console.print_json(data=result)
+
+
+@protein_app.command("evaluate")
+def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written by `intergraph protein train`.")) -> None:
+    """Evaluate a run's best checkpoint on its validation and test complexes."""
+    import torch
+
+    from .protein.experiment import InterfaceRun, build_model, datasets, evaluate_model, plm_dim
+    from .protein.tasks.interface import InterfaceTask
+    from .train.config import load_yaml
+
+    if not (run / "config.yaml").exists() or not (run / "checkpoints" / "best.ckpt").exists():
+        fail(f"{run}: not a finished run folder (needs config.yaml and checkpoints/best.ckpt)")
+    cfg = load_yaml(InterfaceRun, run / "config.yaml")
+    data, source = datasets(cfg, run)
+    model = build_model(cfg, plm_dim(source))
+    state = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+    task = InterfaceTask(cfg.data.label)
+    table = Table(title=f"{run}: {cfg.model.encoder} + PLM {cfg.data.plm}")
+    for col in ("split", "complexes", "residues", "AUROC", "AUPRC", "median per-complex AUROC"):
+        table.add_column(col)
+    for split in ("val", "test"):
+        m, _ = evaluate_model(model, data[split], task)
+        table.add_row(split, str(m["complexes"]), str(m["residues"]), f"{m['auroc']:.4f}", f"{m['auprc']:.4f}",
+                      f"{m['median_group_auroc']:.4f}")
+    console.print(table)
+
+
+@protein_app.command("compare")
+def protein_compare(
+    out: Path = typer.Option(..., "--out", help="Folder for runs, tables and figures; rerun to resume."),
+    task: str = typer.Option("interface"),
+    encoders: str = typer.Option("gvp,egnn,molformer"),
+    plm: str = typer.Option("none,esm2_650m,default", help="Comma-separated PLM arms."),
+    seeds: int = typer.Option(3), folds: int = typer.Option(5),
+    fusion: str = typer.Option("project"), label: str = typer.Option("heavy"),
+    epochs: int = typer.Option(50), batch_size: int = typer.Option(8), lr: float = typer.Option(1e-4),
+    layers: Optional[int] = typer.Option(None), max_minutes: float = typer.Option(0.0, help="Per run."),
+    max_complexes: Optional[int] = typer.Option(None, help="Use only the N smallest complexes of the pool."),
+    cache: Path = typer.Option(Path("cache")),
+) -> None:
+    """Train every encoder x PLM arm x seed x fold on one paired pool; write tables and figures."""
+    from .protein.compare import run_comparison
+
+    if task != "interface":
+        fail(f"task {task!r} is not available yet; available: interface")
+    base = _interface_config("gvp", "none", "", "", fusion, label, epochs, batch_size, lr, 0, layers, max_minutes, cache)
+    run_comparison(base, encoders.split(","), plm.split(","), seeds, folds, out, log=console.print,
+                   max_complexes=max_complexes)
+    console.print((out / "summary.md").read_text())
+    console.print(f"figures: {out / 'roc_curves.png'}, {out / 'plm_gain.png'}")
+
+
 def report_failures(failed: list[tuple[str, str]]) -> None:
     for path, problem in failed:
         err.print(f"  [yellow]skipped[/yellow] {path}: {problem}", highlight=False, soft_wrap=True)

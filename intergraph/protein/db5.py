@@ -164,6 +164,10 @@ class DB5:
             return list(self.ids)
         out = []
         for cid in self.ids:
-            if all(self.embedded_name(cid, role) is not None for role in ("r", "l")):
+            if all(self.embedded_name(cid, role) is not None or self._chains_embedded(cid, role) for role in "rl"):
                 out.append(cid)
         return out
+
+    def _chains_embedded(self, cid: str, role: Role) -> bool:
+        chains = self.structure(cid, role).chains()
+        return not self._store.missing(self.plm.model, self.plm.layers, [c.sequence for c in chains])

@@ -9,6 +9,7 @@ and one writer). Reads return NumPy arrays without copying through pickle.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,23 +70,26 @@ _OPEN: dict[str, list] = {}
 
 
 def _acquire(path: Path, readonly: bool) -> lmdb.Environment:
+    """The process's environment for ``path``: opened writable whenever the folder allows it, so readers and
+    a writer in one process can share it; read-only (and lock-free) only on read-only folders."""
     key = str(path.resolve())
     entry = _OPEN.get(key)
     if entry is not None:
-        env, count, was_readonly = entry
-        if was_readonly and not readonly:
-            raise StoreError(f"{path}: already open read-only in this process; close it before writing")
-        entry[1] = count + 1
-        return env
-    if readonly:
-        try:
-            env = lmdb.open(key, readonly=True, lock=True, readahead=False, max_readers=512, max_dbs=2)
-        except lmdb.Error:  # a read-only folder cannot hold a lock file
-            env = lmdb.open(key, readonly=True, lock=False, readahead=False, max_dbs=2)
-    else:
+        if entry[2] and not readonly:
+            raise StoreError(f"{path}: the folder is read-only; cannot write embeddings")
+        entry[1] += 1
+        return entry[0]
+    if not readonly:
         path.mkdir(parents=True, exist_ok=True)
+    if os.access(key, os.W_OK):
         env = lmdb.open(key, map_size=MAP_SIZE, readahead=False, max_readers=512, max_dbs=2)
-    _OPEN[key] = [env, 1, readonly]
+        env_readonly = False
+    elif readonly:
+        env = lmdb.open(key, readonly=True, lock=False, readahead=False, max_dbs=2)
+        env_readonly = True
+    else:
+        raise StoreError(f"{path}: the folder is read-only; cannot write embeddings")
+    _OPEN[key] = [env, 1, env_readonly]
     return env
 
 
@@ -107,8 +111,16 @@ class EmbeddingStore:
         if readonly and not (self.path / "data.mdb").exists():
             raise StoreError(f"{self.path}: no embedding store here")
         self.env = _acquire(self.path, readonly)
-        self.emb = self.env.open_db(b"emb", create=not readonly)
-        self.names = self.env.open_db(b"names", create=not readonly)
+        try:
+            self.emb = self.env.open_db(b"emb", create=not readonly)
+            self.names = self.env.open_db(b"names", create=not readonly)
+        except lmdb.NotFoundError:  # a writer created the file but not yet its tables
+            self.close()
+            raise StoreError(f"{self.path}: no embedding store here (yet)") from None
+
+    def _writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
 
     def __enter__(self):
         return self
@@ -124,6 +136,7 @@ class EmbeddingStore:
     def put_many(self, model: str, layers: str, items: Iterable[tuple[str, np.ndarray]],
                  names: Iterable[str | None] | None = None) -> int:
         """Write all items (and their optional names) in one transaction, all or nothing."""
+        self._writable()
         items = list(items)
         payload = [(make_key(model, layers, seq), encode(seq, emb)) for seq, emb in items]
         names = list(names) if names is not None else [None] * len(items)
@@ -137,6 +150,7 @@ class EmbeddingStore:
 
     def put_names(self, model: str, layers: str, named: Iterable[tuple[str, str]]) -> None:
         """Record (name, sequence) pairs so that entries can be found by name."""
+        self._writable()
         with self.env.begin(write=True) as txn:
             for name, seq in named:
                 txn.put(f"{model}\t{layers}\t{name}".encode(), seq.encode(), db=self.names)

@@ -1,0 +1,158 @@
+"""Paired comparison of encoders with and without PLM features on the same complexes and folds.
+
+Every (encoder, PLM arm, seed, fold) is one run folder (resumable). All arms share one pool of complexes:
+those every requested arm can serve (with ``esm2_650m`` in the arms, the 74 DB5 complexes that have real
+embeddings). Folds: k-fold cross-validation over the pool (the EquiDock test split holds only 7 of them);
+within each fold, a tenth of the training part is held out for validation/early stopping.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .experiment import DataConfig, InterfaceRun, ModelConfig, plm_source, train_interface
+from .db5 import DB5
+
+METRICS = ("auroc", "auprc", "median_group_auroc")
+
+
+def kfold(ids: list[str], k: int, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
+    """(train, val, test) per fold; deterministic in (ids, k, seed)."""
+    order = [str(c) for c in np.random.default_rng(seed).permutation(sorted(ids))]
+    parts = [order[i::k] for i in range(k)]
+    out = []
+    for i in range(k):
+        test = sorted(parts[i])
+        rest = [c for j, p in enumerate(parts) if j != i for c in p]
+        n_val = max(1, len(rest) // 10)
+        out.append((sorted(rest[n_val:]), sorted(rest[:n_val]), test))
+    return out
+
+
+def comparison_pool(arms: list[str], cache_dir: Path) -> list[str]:
+    pool = set(DB5().all_ids)
+    for arm in arms:
+        if arm == "none":
+            continue
+        source = plm_source(DataConfig(plm=arm, cache_dir=str(cache_dir)), cache_dir)
+        pool &= set(DB5(plm=source).ids_with_embeddings())
+    return sorted(pool)
+
+
+def run_comparison(base: InterfaceRun, encoders: list[str], arms: list[str], seeds: int, folds: int, out: Path,
+                   log=print, progress: bool = True, max_complexes: int | None = None) -> list[dict]:
+    out = Path(out)
+    cache = Path(base.data.cache_dir)
+    pool = comparison_pool(arms, cache)
+    if max_complexes:  # a quick look: the smallest complexes of the pool
+        sizes = {c: sum(len(ch.residues) for r in "rl" for ch in DB5().structure(c, r).chains()) for c in pool}
+        pool = sorted(sorted(pool, key=sizes.get)[:max_complexes])
+    splits = kfold(pool, folds, seed=0)
+    log(f"pool: {len(pool)} complexes, {folds}-fold cross-validation; arms {arms}; encoders {encoders}; seeds {seeds}")
+    rows = []
+    for encoder in encoders:
+        for arm in arms:
+            for seed in range(seeds):
+                for f, (train, val, test) in enumerate(splits):
+                    cfg = copy.deepcopy(base)
+                    cfg.model = ModelConfig(**{**base.model.__dict__, "encoder": encoder})
+                    cfg.data = DataConfig(**{**base.data.__dict__, "plm": arm, "train_ids": train, "val_ids": val,
+                                             "test_ids": test})
+                    cfg.train.seed = seed
+                    run_dir = out / "runs" / f"{encoder}_{arm}_seed{seed}_fold{f}"
+                    done = run_dir / "metrics.json"
+                    result = json.loads(done.read_text()) if done.exists() else train_interface(cfg, run_dir, progress, log)
+                    row = {"encoder": encoder, "plm": arm, "seed": seed, "fold": f, "run": str(run_dir),
+                           "parameters": result["parameters"]["total"]}
+                    row.update({m: result["test"][m] for m in METRICS})
+                    rows.append(row)
+                    log(f"{encoder} / {arm} / seed {seed} / fold {f}: " +
+                        ", ".join(f"{m} {row[m]:.4f}" for m in METRICS))
+    write_outputs(rows, out)
+    return rows
+
+
+def write_outputs(rows: list[dict], out: Path) -> dict[str, Path]:
+    """results.csv (every run), summary.csv / summary.md (mean ± std), roc_curves.png, plm_gain.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["encoder"], r["plm"]), []).append(r)
+    summary = []
+    for (enc, arm), rs in groups.items():
+        s = {"encoder": enc, "plm": arm, "runs": len(rs), "parameters": rs[0]["parameters"]}
+        for m in METRICS:
+            vals = np.array([r[m] for r in rs], dtype=float)
+            s[m] = float(np.nanmean(vals))
+            s[f"{m}_std"] = float(np.nanstd(vals))
+        summary.append(s)
+    with open(out / "summary.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(summary[0]))
+        w.writeheader()
+        w.writerows(summary)
+    lines = ["| encoder | PLM | runs | parameters | AUROC | AUPRC | median per-complex AUROC |", "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['encoder']} | {s['plm']} | {s['runs']} | {s['parameters']:,} | " +
+                     " | ".join(f"{s[m]:.4f} ± {s[m + '_std']:.4f}" for m in METRICS) + " |")
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    figures = {"roc": out / "roc_curves.png", "gain": out / "plm_gain.png"}
+    plot_roc(groups, figures["roc"])
+    plot_gain(summary, figures["gain"])
+    return figures
+
+
+def plot_roc(groups, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    for (enc, arm), rs in sorted(groups.items()):
+        scores, labels = [], []
+        for r in rs:
+            z = np.load(Path(r["run"]) / "predictions_test.npz")
+            scores.append(z["score"])
+            labels.append(z["label"])
+        fpr, tpr, _ = roc_curve(np.concatenate(labels), np.concatenate(scores))
+        mean_auc = np.nanmean([r["auroc"] for r in rs])
+        ax.plot(fpr, tpr, label=f"{enc} + {arm} (AUROC {mean_auc:.3f})", ls="-" if arm != "none" else "--")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title("Interface residues, test folds pooled")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_gain(summary: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = {s["encoder"]: s for s in summary if s["plm"] == "none"}
+    bars = [(s["encoder"], s["plm"], s["auroc"] - base[s["encoder"]]["auroc"],
+             np.hypot(s["auroc_std"], base[s["encoder"]]["auroc_std"]))
+            for s in summary if s["plm"] != "none" and s["encoder"] in base]
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
+    if bars:
+        labels = [f"{e}\n+{a}" for e, a, _, _ in bars]
+        ax.bar(labels, [b[2] for b in bars], yerr=[b[3] for b in bars], color="tab:blue", capsize=3)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("AUROC gain over no PLM")
+    ax.set_title("PLM gain per encoder (mean ± std)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
