@@ -32,6 +32,8 @@ BENCH_VENV = .venv-bench
 $(BENCH_VENV)/.installed: $(STAMP) bench/requirements.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
+	# torch-based references: without their dependencies, torch comes from the main environment
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps egnn-pytorch==0.2.8 einops
 	# reuse the main environment's packages (torch, intergraph) behind the bench-only ones
 	echo "import site; site.addsitedir('$$($(BIN)/python -c 'import site; print(site.getsitepackages()[0])')')" \
 		> $$($(BENCH_VENV)/bin/python -c "import site; print(site.getsitepackages()[0])")/intergraph-main.pth
@@ -39,6 +41,8 @@ $(BENCH_VENV)/.installed: $(STAMP) bench/requirements.txt
 
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/featurize.py
+	$(BENCH_VENV)/bin/python bench/plm.py
+	$(BENCH_VENV)/bin/python bench/encoders.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs .pytest_cache
