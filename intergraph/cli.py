@@ -127,17 +127,25 @@ def protein_featurize(
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's tables."),
     split: str = typer.Option("test", help="DB5 split to featurize."),
+    comparison: bool = typer.Option(True, help="Run the short interface comparison (about 10 CPU minutes)."),
 ) -> None:
     """The main job on its built-in default: DB5.5 graphs and labels, then PLM embeddings aligned onto them."""
     from .data import DatasetNotFound
-    from .demo import db5_summary, plm_summary
+    from .demo import comparison_summary, db5_summary, plm_summary
 
     try:
         db5_summary(out, split, console=console, progress=progress_over)
         plm_summary(out, console=console, progress=progress_over)
+        folder = comparison_summary(out, console=console) if comparison else None
     except DatasetNotFound as e:
         fail(str(e))
-    console.print(f"all tables: {out.resolve()}")
+    root = out.resolve()
+    console.print("[bold]written:[/bold]")
+    for rel in ("db5_summary.csv", "db5_summary.json", "plm_alignment.csv", "plm_summary.json"):
+        console.print(f"  {root / rel}")
+    if folder is not None:
+        for rel in ("summary.md", "summary.csv", "results.csv", "roc_curves.png", "plm_gain.png"):
+            console.print(f"  {folder.resolve() / rel}")
 
 
 def _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,

@@ -132,3 +132,32 @@ def plm_summary(out: Path, console: Console | None = None, progress=lambda it, _
     summary["default_plm"] = {"model": plm.id, "embedded": report.done, "stored": report.skipped}
     (out / "plm_summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def comparison_summary(out: Path, console: Console | None = None, minutes_per_run: float = 1.4) -> Path:
+    """A short paired comparison: GVP-GNN (3 layers) for interface prediction without a PLM, with the real
+    ESM-2 650M embeddings and with our own PLM, one seed, 2-fold cross-validation over the 74 DB5 complexes
+    that have ESM-2 embeddings, each run capped at ``minutes_per_run`` of CPU time."""
+    from .protein.compare import run_comparison
+    from .protein.experiment import DataConfig, InterfaceRun, ModelConfig
+    from .protein.plm.backends import PLMNotFound, load_plm
+    from .protein.plm.registry import DEFAULT_PLM
+    from .train.config import TrainConfig
+
+    console = console or Console()
+    arms = ["none", "esm2_650m"]
+    try:
+        load_plm(DEFAULT_PLM)
+        arms.append("default")
+    except PLMNotFound:
+        console.print(f"(our own PLM {DEFAULT_PLM} is not installed: its arm is skipped)")
+    base = InterfaceRun(
+        data=DataConfig(cache_dir=str(out / "cache")),
+        model=ModelConfig(encoder="gvp", layers=3),
+        train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=30, batch_size=8, lr=5e-4,
+                          max_minutes=minutes_per_run, early_stop_patience=6),
+    )
+    folder = out / "interface_comparison"
+    run_comparison(base, ["gvp"], arms, seeds=1, folds=2, out=folder, log=console.print, progress=False)
+    console.print((folder / "summary.md").read_text())
+    return folder
