@@ -55,7 +55,7 @@ def plm_source(cfg: DataConfig, cache_dir: Path) -> PLMSource | None:
     from ..data import dataset_path
     from .plm.backends import load_plm
     from .plm.extract import LayerSpec
-    from .plm.pipeline import embed_to_store, import_to_store, sequences_from_structures
+    from .plm.pipeline import JobReport, embed_to_store, import_to_store, sequences_from_structures
     from .plm.registry import DEFAULT_PLM, PAPER_PLM
     from .plm.store import EmbeddingStore
 
@@ -70,14 +70,14 @@ def plm_source(cfg: DataConfig, cache_dir: Path) -> PLMSource | None:
         plm = load_plm(DEFAULT_PLM)
         layers = LayerSpec().key(plm.num_layers)
         files = sorted((dataset_path("db5") / "structures").glob(f"*_{cfg.form}.pdb*"))
+        report = JobReport()
+        named = sequences_from_structures(files, report)
+        if report.failed:
+            raise ValueError(f"unreadable DB5 structures: {report.failed[:3]}")
         with EmbeddingStore(store) as s:
-            embed_to_store(plm, sequences_from_structures(files, report=_Ignore()), s, LayerSpec())
+            embed_to_store(plm, named, s, LayerSpec())
         return PLMSource(store, plm.id, layers)
     return PLMSource(Path(cfg.plm), cfg.plm_model, cfg.plm_layers)
-
-
-class _Ignore:
-    failed: list = []
 
 
 def plm_dim(source: PLMSource | None) -> int | None:

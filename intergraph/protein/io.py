@@ -77,20 +77,26 @@ def _column(block: np.ndarray, start: int, stop: int) -> np.ndarray:
     return np.char.strip(block[:, start:stop].copy().view(f"S{stop - start}").ravel().astype(str))
 
 
+def to_floats(values: np.ndarray, where: list[str] | np.ndarray, what: str, path: Path) -> np.ndarray:
+    """``values`` as float64; the first unreadable one is a StructureError naming its line/row ``where``."""
+    try:
+        return values.astype(np.float64)
+    except ValueError:
+        for k, v in enumerate(values):
+            try:
+                float(v)
+            except ValueError:
+                text = v.decode().strip() if isinstance(v, bytes) else str(v)
+                raise StructureError(path, f"{where[k]}: cannot read {what} {text!r}") from None
+        raise
+
+
 def _floats(block: np.ndarray, start: int, stop: int, lines: np.ndarray, what: str, path: Path,
             default: float | None = None) -> np.ndarray:
     col = block[:, start:stop].copy().view(f"S{stop - start}").ravel()
     if default is not None:
         col = np.where(np.char.strip(col) == b"", str(default).encode(), col)
-    try:
-        return col.astype(np.float64)
-    except ValueError:
-        for k, v in enumerate(col):
-            try:
-                float(v)
-            except ValueError:
-                raise StructureError(path, f"line {lines[k]}: cannot read {what} {v.decode().strip()!r}") from None
-        raise
+    return to_floats(col, [f"line {n}" for n in lines], what, path)
 
 
 def parse_pdb(text: str, path: str | Path = "<string>") -> Structure:
@@ -229,17 +235,8 @@ def parse_mmcif(text: str, path: str | Path = "<string>") -> Structure:
     def float_col(key: str, default: float) -> np.ndarray:
         if key not in cols:
             return np.full(n, default)
-        v = cols[key]
-        v = np.where(np.isin(v, ["?", "."]), str(default), v)
-        try:
-            return v.astype(np.float64)
-        except ValueError:
-            for k, s in enumerate(v):
-                try:
-                    float(s)
-                except ValueError:
-                    raise StructureError(path, f"_atom_site row {rows[k]}: cannot read {key} {s!r}") from None
-            raise
+        v = np.where(np.isin(cols[key], ["?", "."]), str(default), cols[key])
+        return to_floats(v, [f"_atom_site row {r}" for r in rows], key, path)
 
     number_text = text_col("number")
     try:

@@ -12,6 +12,8 @@ from intergraph.graph.io import load_graph, save_graph
 from intergraph.protein.featurize import GraphConfig, featurize
 from intergraph.protein.io import read_structure
 
+from ..geometry import random_orthogonal
+
 
 @pytest.fixture(scope="module")
 def structure(db5_root):
@@ -19,13 +21,7 @@ def structure(db5_root):
 
 
 def random_rotation(seed: int, reflect: bool = False) -> np.ndarray:
-    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    if reflect:
-        q = q @ np.diag([1.0, 1.0, -1.0])
-    return q
+    return random_orthogonal(seed, reflect)
 
 
 def moved(structure, rot: np.ndarray, shift: np.ndarray):

@@ -13,15 +13,11 @@ from intergraph.protein.encoders import ENCODERS, FUSIONS, ResidueEncoder, param
 from intergraph.protein.featurize import featurize
 from intergraph.protein.io import read_structure
 
+from ...geometry import random_orthogonal
+
 
 def orthogonal(seed: int, reflect: bool) -> torch.Tensor:
-    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] *= -1
-    if reflect:
-        q = q @ np.diag([1.0, 1.0, -1.0])
-    return torch.tensor(q, dtype=torch.float32)
+    return torch.tensor(random_orthogonal(seed, reflect), dtype=torch.float32)
 
 
 def transformed(g, R, t):
