@@ -196,20 +196,11 @@ def protein_train(
 @protein_app.command("evaluate")
 def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written by `intergraph protein train`.")) -> None:
     """Evaluate a run's best checkpoint on its validation and test complexes."""
-    import torch
-
-    from .protein.experiment import InterfaceRun, build_model, datasets, evaluate_model, plm_dim
-    from .protein.tasks.interface import InterfaceTask
-    from .train.config import load_yaml
+    from .protein.experiment import evaluate_model, load_run
 
     if not (run / "config.yaml").exists() or not (run / "checkpoints" / "best.ckpt").exists():
         fail(f"{run}: not a finished run folder (needs config.yaml and checkpoints/best.ckpt)")
-    cfg = load_yaml(InterfaceRun, run / "config.yaml")
-    data, source = datasets(cfg, run)
-    model = build_model(cfg, plm_dim(source))
-    state = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)["state_dict"]
-    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
-    task = InterfaceTask(cfg.data.label)
+    cfg, model, data, task = load_run(run)
     table = Table(title=f"{run}: {cfg.model.encoder} + PLM {cfg.data.plm}")
     for col in ("split", "complexes", "residues", "AUROC", "AUPRC", "median per-complex AUROC"):
         table.add_column(col)

@@ -132,6 +132,22 @@ def evaluate_model(model: InterfaceModel, dataset: ComplexDataset, task: Interfa
     return {**task.metrics(cat), "complexes": len(dataset), "residues": int(len(cat["label"]))}, cat
 
 
+def load_best(model: InterfaceModel, run_dir: Path) -> InterfaceModel:
+    """Weights of a run's best checkpoint (loaded without unpickling arbitrary objects)."""
+    state = torch.load(Path(run_dir) / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})
+    return model
+
+
+def load_run(run_dir: str | Path):
+    """(config, best model, data sets, task) of a finished run folder."""
+    run_dir = Path(run_dir)
+    cfg = load_yaml(InterfaceRun, run_dir / "config.yaml")
+    data, source = datasets(cfg, run_dir)
+    model = load_best(build_model(cfg, plm_dim(source)), run_dir)
+    return cfg, model, data, InterfaceTask(cfg.data.label)
+
+
 def train_interface(cfg: InterfaceRun, run_dir: str | Path, progress: bool = True, log=print) -> dict:
     """Train (or resume) one interface model; returns test metrics of the best checkpoint."""
     run_dir = Path(run_dir)
@@ -152,11 +168,9 @@ def train_interface(cfg: InterfaceRun, run_dir: str | Path, progress: bool = Tru
     module = TaskModule(model, task, cfg.train)
     train_loader, val_loader = loaders(data, cfg.train)
     trainer = fit(module, train_loader, val_loader, run_dir, progress)
-    best = run_dir / "checkpoints" / "best.ckpt"
     if trainer.global_rank != 0:
         return {}
-    state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-    module.load_state_dict(state)
+    load_best(module.model, run_dir)
     results = {"parameters": counts, "epochs": trainer.current_epoch}
     for split in ("val", "test"):
         metrics, preds = evaluate_model(module.model, data[split], task)
