@@ -38,14 +38,14 @@ class Alignment:
 
 def align(embedded: str, structure: str) -> Alignment:
     """Align the embedded sequence to the structure residues' sequence (one letter per residue)."""
-    import biotite.sequence as bseq
-    import biotite.sequence.align as balign
-
     if not embedded or not structure:
         raise AlignmentError("cannot align an empty sequence")
     if embedded == structure:
         rows = np.arange(len(structure), dtype=np.int64)
         return Alignment(rows, len(structure), len(structure), len(structure), len(embedded))
+    import biotite.sequence as bseq
+    import biotite.sequence.align as balign
+
     a = bseq.ProteinSequence(embedded.translate(_ALIGN_AS))
     b = bseq.ProteinSequence(structure.translate(_ALIGN_AS))
     matrix = balign.SubstitutionMatrix.std_protein_matrix()
