@@ -102,11 +102,28 @@ def write_outputs(rows: list[dict], out: Path) -> dict[str, Path]:
     for s in summary:
         lines.append(f"| {s['encoder']} | {s['plm']} | {s['runs']} | {s['parameters']:,} | " +
                      " | ".join(f"{s[m]:.4f} ± {s[m + '_std']:.4f}" for m in METRICS) + " |")
+    gains = paired_gains(rows)
+    if gains:
+        lines += ["", "Paired AUROC gain over no PLM (same seed and fold):", "",
+                  "| encoder | PLM | pairs | gain mean ± std | folds improved |", "|---|---|---|---|---|"]
+        for (enc, arm), d in gains.items():
+            lines.append(f"| {enc} | {arm} | {len(d)} | {np.mean(d):+.4f} ± {np.std(d):.4f} | {int((d > 0).sum())}/{len(d)} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     figures = {"roc": out / "roc_curves.png", "gain": out / "plm_gain.png"}
     plot_roc(groups, figures["roc"])
-    plot_gain(summary, figures["gain"])
+    plot_gain(gains, figures["gain"])
     return figures
+
+
+def paired_gains(rows: list[dict]) -> dict[tuple[str, str], np.ndarray]:
+    """AUROC(arm) - AUROC(none) per (encoder, arm), paired by seed and fold."""
+    base = {(r["encoder"], r["seed"], r["fold"]): r["auroc"] for r in rows if r["plm"] == "none"}
+    out: dict[tuple[str, str], list[float]] = {}
+    for r in rows:
+        key = (r["encoder"], r["seed"], r["fold"])
+        if r["plm"] != "none" and key in base:
+            out.setdefault((r["encoder"], r["plm"]), []).append(r["auroc"] - base[key])
+    return {k: np.array(v) for k, v in out.items()}
 
 
 def plot_roc(groups, path: Path) -> None:
@@ -136,23 +153,23 @@ def plot_roc(groups, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_gain(summary: list[dict], path: Path) -> None:
+def plot_gain(gains: dict[tuple[str, str], np.ndarray], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    base = {s["encoder"]: s for s in summary if s["plm"] == "none"}
-    bars = [(s["encoder"], s["plm"], s["auroc"] - base[s["encoder"]]["auroc"],
-             np.hypot(s["auroc_std"], base[s["encoder"]]["auroc_std"]))
-            for s in summary if s["plm"] != "none" and s["encoder"] in base]
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    if bars:
-        labels = [f"{e}\n+{a}" for e, a, _, _ in bars]
-        ax.bar(labels, [b[2] for b in bars], yerr=[b[3] for b in bars], color="tab:blue", capsize=3)
+    if gains:
+        labels = [f"{e}\n+{a}" for e, a in gains]
+        ax.bar(labels, [d.mean() for d in gains.values()], yerr=[d.std() for d in gains.values()],
+               color="tab:blue", capsize=3)
+        for k, d in enumerate(gains.values()):
+            ax.scatter(np.full(len(d), k), d, color="black", s=8, zorder=3)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("AUROC gain over no PLM")
-    ax.set_title("PLM gain per encoder (mean ± std)")
+    ax.set_title("PLM gain per encoder (paired by fold; mean ± std, dots: folds)")
+    ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
