@@ -93,11 +93,12 @@ def plm_dim(source: PLMSource | None) -> int | None:
 
 
 def datasets(cfg: InterfaceRun, run_dir: Path):
+    if cfg.data.form != "b":
+        raise ValueError("interface labels come from the bound structures (form 'b'); unbound inputs need the "
+                         "labels transferred by alignment, which is not implemented yet")
     cache = Path(cfg.data.cache_dir)
     source = plm_source(cfg.data, cache)
     full = DB5(form=cfg.data.form, config=GraphConfig(), cache_dir=cache, plm=source)
-    if cfg.data.form != "b":
-        raise ValueError("interface labels come from the bound structures (form 'b')")
     ids = {"train": cfg.data.train_ids or full.splits["train"], "val": cfg.data.val_ids or full.splits["val"],
            "test": cfg.data.test_ids or full.splits["test"]}
     if source is not None:
