@@ -174,6 +174,7 @@ def protein_train(
     plm_layers: str = typer.Option("", help="Layer key inside a store given as --plm PATH."),
     fusion: str = typer.Option("project", help="replace, concat, project or gated."),
     label: str = typer.Option("heavy", help="Interface definition: heavy (any heavy atom < 6 Å) or ca (Cα < 8 Å)."),
+    form: str = typer.Option("b", help="Input structures: b (bound) or u (unbound; labels transferred by alignment)."),
     epochs: int = typer.Option(50), batch_size: int = typer.Option(8), lr: float = typer.Option(1e-4),
     seed: int = typer.Option(0), layers: Optional[int] = typer.Option(None, help="Encoder layers (default per encoder)."),
     max_minutes: float = typer.Option(0.0, help="Wall-time cap for training (0: none)."),
@@ -186,6 +187,7 @@ def protein_train(
         fail(f"task {task!r} is not available yet; available: interface")
     cfg = _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
                             max_minutes, cache)
+    cfg.data.form = form
     try:
         result = train_interface(cfg, out, log=console.print)
     except ValueError as e:

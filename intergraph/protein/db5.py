@@ -11,10 +11,10 @@ from torch_geometric.data import Data
 
 from ..data import dataset_path
 from ..graph.cache import GraphCache
-from .featurize import GraphConfig, featurize
+from .featurize import GraphConfig, featurize, graph_nodes
 from .interface import interface_labels
 from .io import read_structure
-from .plm.align import AlignmentError, attach, attach_from_store
+from .plm.align import align, attach, attach_from_store
 from .plm.store import EmbeddingStore
 
 Role = Literal["r", "l"]
@@ -47,8 +47,8 @@ class DB5:
 
     ``split`` selects the EquiDock split (train/val/test: 203/25/25) or all complexes (None). ``form``
     chooses bound (``b``) or unbound (``u``) structures. Interface labels are computed on the bound
-    complex; unbound graphs carry no labels (their residues differ from the bound ones and need a
-    sequence alignment to inherit them). Graphs and labels are cached under ``cache_dir`` by content.
+    complex; unbound residues inherit them through a sequence alignment to the bound partner (``y_mask``
+    marks residues with a label). Graphs and labels are cached under ``cache_dir`` by content.
     """
 
     def __init__(
@@ -116,22 +116,34 @@ class DB5:
         return read_structure(self.path(cid, role, form))
 
     def _compute(self, cid: str) -> dict:
-        rec = self.structure(cid, "r")
-        lig = self.structure(cid, "l")
-        g_r = featurize(rec, self.config, name=f"{cid}_r_{self.form}")
-        g_l = featurize(lig, self.config, name=f"{cid}_l_{self.form}")
-        if self.form == "b":
-            lab = interface_labels(rec, lig, self.ca_cutoff, self.heavy_cutoff)
-            g_r.y_ca, g_r.y_heavy = torch.from_numpy(lab.receptor_ca), torch.from_numpy(lab.receptor_heavy)
-            g_l.y_ca, g_l.y_heavy = torch.from_numpy(lab.ligand_ca), torch.from_numpy(lab.ligand_heavy)
-        return {"receptor": g_r.to_dict(), "ligand": g_l.to_dict()}
+        """Graphs of the chosen form with labels from the bound complex; unbound graphs inherit them through
+        a sequence alignment of each partner to its bound form (``y_mask`` False where no residue matches)."""
+        bound = {role: self.structure(cid, role, "b") for role in "rl"}
+        lab = interface_labels(bound["r"], bound["l"], self.ca_cutoff, self.heavy_cutoff)
+        labels = {"r": (lab.receptor_ca, lab.receptor_heavy), "l": (lab.ligand_ca, lab.ligand_heavy)}
+        out = {}
+        for role, key in (("r", "receptor"), ("l", "ligand")):
+            s = bound[role] if self.form == "b" else self.structure(cid, role)
+            g = featurize(s, self.config, name=f"{cid}_{role}_{self.form}")
+            ca, heavy = labels[role]
+            if self.form == "b":
+                rows = np.arange(g.num_nodes)
+            else:
+                nodes, _, _ = graph_nodes(bound[role])
+                rows = align("".join(bound[role].res_letter[nodes]), g.sequence).rows
+            mask = rows >= 0
+            g.y_ca = torch.from_numpy(np.where(mask, ca[rows.clip(min=0)], False))
+            g.y_heavy = torch.from_numpy(np.where(mask, heavy[rows.clip(min=0)], False))
+            g.y_mask = torch.from_numpy(mask)
+            out[key] = g.to_dict()
+        return out
 
     def __getitem__(self, i: int | str) -> ComplexGraphs:
         cid = self.ids[i] if isinstance(i, (int, np.integer)) else i
         if self.cache is None:
             d = self._compute(cid)
         else:
-            files = [self.path(cid, "r"), self.path(cid, "l")]
+            files = [self.path(cid, r, f) for f in sorted({"b", self.form}) for r in "rl"]
             key = f"{self.config.key()}-{self.form}-{self.ca_cutoff:g}-{self.heavy_cutoff:g}"
             d = self.cache.get_or_compute(files, key, lambda: self._compute(cid))
         item = ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))

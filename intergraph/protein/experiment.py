@@ -93,9 +93,8 @@ def plm_dim(source: PLMSource | None) -> int | None:
 
 
 def datasets(cfg: InterfaceRun, run_dir: Path):
-    if cfg.data.form != "b":
-        raise ValueError("interface labels come from the bound structures (form 'b'); unbound inputs need the "
-                         "labels transferred by alignment, which is not implemented yet")
+    if cfg.data.form not in ("b", "u"):
+        raise ValueError(f"form must be 'b' (bound) or 'u' (unbound), not {cfg.data.form!r}")
     cache = Path(cfg.data.cache_dir)
     source = plm_source(cfg.data, cache)
     full = DB5(form=cfg.data.form, config=GraphConfig(), cache_dir=cache, plm=source)

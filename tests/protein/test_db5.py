@@ -28,8 +28,13 @@ def test_bound_items_carry_both_label_definitions(db5_root):
     for g in (item.receptor, item.ligand):
         assert g.y_ca.shape == g.y_heavy.shape == (g.num_nodes,)
         assert g.y_ca.dtype == torch.bool and 0 < g.y_heavy.sum() < g.num_nodes
+    assert item.receptor.y_mask.all() and item.ligand.y_mask.all()
     unbound = DB5(db5_root, split="test", form="u")["1AVX"]
-    assert "y_ca" not in unbound.receptor
+    for g_u, g_b in ((unbound.receptor, item.receptor), (unbound.ligand, item.ligand)):
+        # unbound residues inherit the bound labels through the alignment; unmatched ones are masked
+        assert g_u.y_mask.float().mean() > 0.9
+        assert abs(int(g_u.y_heavy.sum()) - int(g_b.y_heavy.sum())) <= 0.1 * int(g_b.y_heavy.sum())
+        assert not g_u.y_heavy[~g_u.y_mask].any()
 
 
 def test_second_run_does_no_parsing_and_config_changes_miss(db5_root, tmp_path, monkeypatch):

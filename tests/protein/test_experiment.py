@@ -43,6 +43,14 @@ def test_train_writes_everything_and_resumes_as_a_no_op(db5_root, tmp_path):
     assert f"{test['auroc']:.4f}" in shown.output
 
 
+def test_unbound_inputs_train_with_transferred_labels(db5_root, tmp_path):
+    cfg = tiny(tmp_path)
+    cfg.data.form = "u"
+    cfg.train.max_epochs = 1
+    result = train_interface(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    assert result["test"]["complexes"] == 2 and 0 <= result["test"]["auroc"] <= 1
+
+
 def test_plm_arm_uses_the_real_embeddings(data_root, tmp_path):
     result = train_interface(tiny(tmp_path, plm="esm2_650m"), tmp_path / "run", progress=False, log=lambda m: None)
     # only complexes with ESM-2 650M embeddings for both partners stay: 7CEI, 1AVX, 1ZHI of SMALL

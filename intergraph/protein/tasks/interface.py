@@ -39,7 +39,8 @@ class ComplexDataset(Dataset):
 
     def positive_weight(self) -> float:
         pos = sum(int(g[f"y_{self.label}"].sum()) for it in self.items for g in (it.receptor, it.ligand))
-        total = sum(g.num_nodes for it in self.items for g in (it.receptor, it.ligand))
+        total = sum(int(g.y_mask.sum()) if "y_mask" in g else g.num_nodes
+                    for it in self.items for g in (it.receptor, it.ligand))
         return (total - pos) / max(pos, 1)
 
 
@@ -88,20 +89,26 @@ class InterfaceTask:
         self.pos_weight = pos_weight
 
     def _targets(self, batch: PairBatch):
-        return batch.receptor[f"y_{self.label}"].float(), batch.ligand[f"y_{self.label}"].float()
+        """Labels of both partners and the mask of residues that have one (unbound residues without a bound
+        counterpart have none)."""
+        y = torch.cat([batch.receptor[f"y_{self.label}"], batch.ligand[f"y_{self.label}"]]).float()
+        masks = [g.y_mask if "y_mask" in g else torch.ones(g.num_nodes, dtype=torch.bool, device=y.device)
+                 for g in (batch.receptor, batch.ligand)]
+        return y, torch.cat(masks)
 
     def loss(self, output, batch: PairBatch) -> torch.Tensor:
         logits = torch.cat(output)
-        target = torch.cat(self._targets(batch))
+        target, mask = self._targets(batch)
         w = torch.tensor(self.pos_weight, device=logits.device, dtype=logits.dtype)
-        return nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weight=w)
+        return nn.functional.binary_cross_entropy_with_logits(logits[mask], target[mask], pos_weight=w)
 
     def predictions(self, output, batch: PairBatch) -> dict[str, np.ndarray]:
         r, l = batch.receptor, batch.ligand
-        groups = [np.asarray(batch.ids)[g.batch.cpu().numpy()] for g in (r, l)]
-        return {"score": torch.cat(output).detach().float().cpu().numpy(),
-                "label": torch.cat(self._targets(batch)).cpu().numpy(),
-                "complex": np.concatenate(groups)}
+        target, mask = self._targets(batch)
+        mask = mask.cpu().numpy()
+        groups = np.concatenate([np.asarray(batch.ids)[g.batch.cpu().numpy()] for g in (r, l)])
+        return {"score": torch.cat(output).detach().float().cpu().numpy()[mask],
+                "label": target.cpu().numpy()[mask], "complex": groups[mask]}
 
     def metrics(self, collected) -> dict[str, float]:
         m = binary_metrics(collected["score"], collected["label"], collected["complex"])
