@@ -354,7 +354,9 @@ def plm_pretrain(
     fasta: Path = typer.Option(..., help="Training sequences (FASTA, may be gzipped)."),
     out: Path = typer.Option(..., "--out", help="Run folder: config, metrics, checkpoints, exported weights."),
     layers: int = typer.Option(4), dim: int = typer.Option(128), heads: int = typer.Option(8),
-    steps: int = typer.Option(2000), minutes: float = typer.Option(0.0, help="Wall-time cap (0: none)."),
+    steps: int = typer.Option(2000, help="Length of the learning-rate schedule."),
+    stop_step: int = typer.Option(0, help="Stop at this step on the same schedule (0: at --steps)."),
+    minutes: float = typer.Option(0.0, help="Wall-time cap (0: none)."),
     crop: int = typer.Option(256), tokens_per_batch: int = typer.Option(8192), lr: float = typer.Option(2e-3),
     seed: int = typer.Option(0),
 ) -> None:
@@ -363,7 +365,7 @@ def plm_pretrain(
     from .protein.plm.pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(fasta=str(fasta), out=str(out), layers=layers, dim=dim, heads=heads, steps=steps,
-                         minutes=minutes, crop=crop, tokens_per_batch=tokens_per_batch, lr=lr, seed=seed)
+                         stop_step=stop_step, minutes=minutes, crop=crop, tokens_per_batch=tokens_per_batch, lr=lr, seed=seed)
     with Progress(TextColumn("[bold]pretrain"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                   TimeRemainingColumn(), console=err) as bar:
         task = bar.add_task("pretrain", total=steps, loss="-")

@@ -37,7 +37,8 @@ class PretrainConfig:
     heads: int = 8
     crop: int = 256
     tokens_per_batch: int = 8192
-    steps: int = 4000
+    steps: int = 4000  # length of the learning-rate schedule
+    stop_step: int = 0  # stop (and export) at this step, on the same schedule; 0 = at ``steps``
     minutes: float = 0.0  # stop early (and save) after this wall time; 0 = no limit
     lr: float = 2e-3
     warmup: int = 200
@@ -232,7 +233,8 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
     running = None
     bar = progress(cfg.steps, step) if progress else None
     stop = False
-    while step < cfg.steps and not stop:
+    last = min(cfg.stop_step or cfg.steps, cfg.steps)
+    while step < last and not stop:
         for k, batch in enumerate(batches(train, cfg, epoch)):
             if k < position:
                 continue
@@ -262,7 +264,7 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
                 writer.writerow([step, f"{running:.4f}", val_ppl, uni_ppl, tokens_seen, f"{elapsed:.1f}"])
                 metrics.flush()
                 save()
-            if step >= cfg.steps or (cfg.minutes and elapsed > cfg.minutes * 60):
+            if step >= last or (cfg.minutes and elapsed > cfg.minutes * 60):
                 stop = True
                 break
         else:

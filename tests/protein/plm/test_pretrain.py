@@ -17,6 +17,12 @@ def config(data_root, out, steps=6):
                              warmup=2, val_fraction=0.1, val_sequences=20, seed=3)
 
 
+def test_stop_step_keeps_the_schedule(data_root, tmp_path):
+    cfg = config(data_root, tmp_path / "s")
+    cfg.stop_step = 3
+    assert pt.pretrain(cfg, log=lambda m: None)["steps"] == 3
+
+
 def test_held_out_split_is_stable():
     seqs = [f"MK{i}" for i in range(2000)]
     held = [s for s in seqs if pt.is_validation(s, 0.05)]
