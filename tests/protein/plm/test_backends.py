@@ -86,3 +86,13 @@ def test_evolutionaryscale_esm_is_detected(monkeypatch):
     monkeypatch.setitem(sys.modules, "esm", fake)
     with pytest.raises(PLMBackendError, match="EvolutionaryScale"):
         backends.fair_esm()
+
+
+def test_the_packaged_default_plm_loads_through_the_esm2_path():
+    from intergraph.protein.plm.registry import DEFAULT_PLM
+
+    plm = load_plm(DEFAULT_PLM)
+    assert plm.backend == "fair-esm" and plm.num_layers == 4 and plm.embed_dim == 128
+    assert plm.id.startswith(DEFAULT_PLM + "@")
+    (batch,) = list(embed(plm, ["MKTAYIAKQR"]))
+    assert batch[0][1].shape == (10, 128) and np.isfinite(batch[0][1]).all()
