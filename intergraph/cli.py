@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=FutureWarning)
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")  # lightning vs torch 2.14
 
 from pathlib import Path  # noqa: E402
 from typing import List, Optional  # noqa: E402

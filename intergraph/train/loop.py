@@ -135,8 +135,12 @@ class TaskModule(L.LightningModule):
 
 
 def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True) -> L.Trainer:
+    import logging
+
     from lightning.pytorch.loggers import TensorBoardLogger
 
+    # Lightning's start-up chatter (devices found, tips) is INFO on this logger; keep warnings
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.monitor, mode=cfg.mode,
                         save_last=True, save_top_k=1, enable_version_counter=False),
