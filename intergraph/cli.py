@@ -251,7 +251,8 @@ def plm_embed(
     fasta: Optional[Path] = typer.Option(None, help="Sequences to embed."),
     structures: Optional[List[Path]] = typer.Option(None, help="Structure files or folders: every polymer chain."),
     layers: str = typer.Option("last", help="last, N, N,M (concatenated) or meanK (mean of the last K)."),
-    token_budget: int = typer.Option(16384, help="Padded tokens per batch."),
+    token_budget: int = typer.Option(0, help="Padded tokens per batch; 0: 16,384 on a GPU, one sequence at a "
+                                             "time on a CPU (where batching is slower)."),
     window: int = typer.Option(1022, help="Longest piece the model sees; longer sequences are windowed."),
     overlap: int = typer.Option(256, help="Overlap of consecutive windows (averaged)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),

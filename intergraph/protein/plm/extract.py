@@ -73,7 +73,7 @@ def embed(
     plm: PLM,
     seqs: list[str],
     spec: LayerSpec = LayerSpec(),
-    token_budget: int = 16384,
+    token_budget: int = 0,
     window: int = 1022,
     overlap: int = 256,
     half: bool | None = None,
@@ -81,7 +81,8 @@ def embed(
     """Yield, batch by batch, the finished (sequence index, float32 L×D embedding) pairs.
 
     Sequences (or their windows, for sequences longer than ``window``) are sorted by length and packed into
-    batches of at most ``token_budget`` padded tokens. Windows overlap by ``overlap`` residues; where they
+    batches of at most ``token_budget`` padded tokens; 0 chooses 16,384 on a GPU and one sequence at a
+    time on a CPU, where batching is slower (bench/plm.py: 0.6x at 4,096 tokens on 2 cores, 11x on an H200). Windows overlap by ``overlap`` residues; where they
     overlap, their embeddings are averaged. Half precision is used on GPU unless ``half=False``.
     """
     layers = spec.resolve(plm.num_layers)
@@ -90,6 +91,7 @@ def embed(
     remaining = {i: len(windows(len(seq), window, overlap)) for i, seq in enumerate(seqs)}
     partial: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     device = plm.device
+    token_budget = token_budget or (16384 if device.type == "cuda" else 1)
     use_half = device.type == "cuda" if half is None else half
     module = plm.module.half() if use_half else plm.module
     k = 0

@@ -39,7 +39,7 @@ def sequences_from_structures(inputs: Iterable[str | Path], report: JobReport) -
 
 
 def embed_to_store(plm: PLM, named: list[tuple[str, str]], store: EmbeddingStore, spec: LayerSpec,
-                   token_budget: int = 16384, window: int = 1022, overlap: int = 256,
+                   token_budget: int = 0, window: int = 1022, overlap: int = 256,
                    progress: Callable[[int, int], None] | None = None, report: JobReport | None = None) -> JobReport:
     """Embed every sequence not yet stored; each batch is committed as it finishes (crash-safe)."""
     report = report or JobReport()
