@@ -94,32 +94,34 @@ def embed(
     token_budget = token_budget or (16384 if device.type == "cuda" else 1)
     use_half = device.type == "cuda" if half is None else half
     module = plm.module.half() if use_half else plm.module
-    k = 0
-    # no_grad rather than inference_mode: fair-esm caches rotary tables created here, and inference tensors
-    # in that cache would make the same model object untrainable afterwards (e.g. for fine-tuning)
-    with torch.no_grad():
-        while k < len(pieces):
-            width = pieces[k][2] - pieces[k][1] + 2
-            n = max(1, token_budget // width)
-            batch = pieces[k:k + n]
-            k += len(batch)
-            tokens = plm.tokens([seqs[i][s:e] for i, s, e in batch]).to(device)
-            reps = spec.combine(plm.hidden_states(tokens, layers)).float().cpu()
-            done = []
-            for row, (i, s, e) in enumerate(batch):
-                emb = reps[row, 1:e - s + 1]
-                if remaining[i] == 1 and i not in partial:
-                    done.append((i, emb.numpy().copy()))
-                    remaining[i] = 0
-                    continue
-                total, count = partial.setdefault(i, (torch.zeros(len(seqs[i]), emb.shape[1]), torch.zeros(len(seqs[i]), 1)))
-                total[s:e] += emb
-                count[s:e] += 1
-                remaining[i] -= 1
-                if remaining[i] == 0:
-                    total, count = partial.pop(i)
-                    done.append((i, (total / count).numpy()))
-            if done:
-                yield done
-    if use_half:
-        plm.module.float()
+    try:
+        k = 0
+        # no_grad rather than inference_mode: fair-esm caches rotary tables created here, and inference tensors
+        # in that cache would make the same model object untrainable afterwards (e.g. for fine-tuning)
+        with torch.no_grad():
+            while k < len(pieces):
+                width = pieces[k][2] - pieces[k][1] + 2
+                n = max(1, token_budget // width)
+                batch = pieces[k:k + n]
+                k += len(batch)
+                tokens = plm.tokens([seqs[i][s:e] for i, s, e in batch]).to(device)
+                reps = spec.combine(plm.hidden_states(tokens, layers)).float().cpu()
+                done = []
+                for row, (i, s, e) in enumerate(batch):
+                    emb = reps[row, 1:e - s + 1]
+                    if remaining[i] == 1 and i not in partial:
+                        done.append((i, emb.numpy().copy()))
+                        remaining[i] = 0
+                        continue
+                    total, count = partial.setdefault(i, (torch.zeros(len(seqs[i]), emb.shape[1]), torch.zeros(len(seqs[i]), 1)))
+                    total[s:e] += emb
+                    count[s:e] += 1
+                    remaining[i] -= 1
+                    if remaining[i] == 0:
+                        total, count = partial.pop(i)
+                        done.append((i, (total / count).numpy()))
+                if done:
+                    yield done
+    finally:  # also when the caller stops early or an error escapes: never leave the model in fp16
+        if use_half:
+            plm.module.float()
