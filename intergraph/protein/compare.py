@@ -54,10 +54,11 @@ def run_comparison(base: InterfaceRun, encoders: list[str], arms: list[str], see
     splits = kfold(pool, folds, seed=0)
     log(f"pool: {len(pool)} complexes, {folds}-fold cross-validation; arms {arms}; encoders {encoders}; seeds {seeds}")
     rows = []
-    for encoder in encoders:
-        for arm in arms:
-            for seed in range(seeds):
-                for f, (train, val, test) in enumerate(splits):
+    # seed-major, arms innermost: an interrupted comparison leaves complete, paired seeds behind
+    for seed in range(seeds):
+        for encoder in encoders:
+            for f, (train, val, test) in enumerate(splits):
+                for arm in arms:
                     cfg = copy.deepcopy(base)
                     cfg.model = ModelConfig(**{**base.model.__dict__, "encoder": encoder})
                     cfg.data = DataConfig(**{**base.data.__dict__, "plm": arm, "train_ids": train, "val_ids": val,

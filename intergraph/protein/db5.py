@@ -19,6 +19,9 @@ from .plm.store import EmbeddingStore
 
 Role = Literal["r", "l"]
 Form = Literal["b", "u"]
+# Bump when what _compute stores per complex changes (cached items of older versions are then recomputed).
+ITEM_VERSION = 2
+
 DIFFICULTY = ("rigid", "medium", "difficult")
 
 
@@ -144,7 +147,7 @@ class DB5:
             d = self._compute(cid)
         else:
             files = [self.path(cid, r, f) for f in sorted({"b", self.form}) for r in "rl"]
-            key = f"{self.config.key()}-{self.form}-{self.ca_cutoff:g}-{self.heavy_cutoff:g}"
+            key = f"{self.config.key()}-{self.form}-{self.ca_cutoff:g}-{self.heavy_cutoff:g}-v{ITEM_VERSION}"
             d = self.cache.get_or_compute(files, key, lambda: self._compute(cid))
         item = ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))
         if self.plm is not None:

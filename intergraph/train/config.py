@@ -28,6 +28,7 @@ class TrainConfig:
     strategy: str = "auto"
     num_workers: int = 0
     max_minutes: float = 0.0  # wall-time cap per run; 0 = none
+    stop_epoch: int = 0       # stop after this many epochs as if interrupted (schedules follow max_epochs); 0 = none
     gradient_clip: float = 1.0
 
 

@@ -63,16 +63,19 @@ class BatchSeed(Callback):
 
 
 class WallClock(Callback):
-    """Stop after ``minutes`` of training (checked at epoch ends), keeping the checkpoints."""
+    """Stop after ``minutes`` of training or after epoch ``stop_epoch`` (checked at epoch ends), keeping the
+    checkpoints: a later run with the same config resumes as if never stopped."""
 
-    def __init__(self, minutes: float):
-        self.minutes, self.start = minutes, None
+    def __init__(self, minutes: float, stop_epoch: int = 0):
+        self.minutes, self.stop_epoch, self.start = minutes, stop_epoch, None
 
     def on_train_start(self, trainer, pl_module):
         self.start = time.monotonic()
 
     def on_train_epoch_end(self, trainer, pl_module):
         if self.minutes and time.monotonic() - self.start > self.minutes * 60:
+            trainer.should_stop = True
+        if self.stop_epoch and trainer.current_epoch + 1 >= self.stop_epoch:
             trainer.should_stop = True
 
 
@@ -134,7 +137,8 @@ class TaskModule(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": self.cfg.monitor}}
 
 
-def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True) -> L.Trainer:
+def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True, manual: bool = False) -> L.Trainer:
+    """``manual``: the module optimises by hand (and clips its own gradients)."""
     import logging
 
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -143,11 +147,15 @@ def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True) -> L.Tr
     logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
     callbacks = [
         ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor=cfg.monitor, mode=cfg.mode,
-                        save_last=True, save_top_k=1, enable_version_counter=False),
+                        save_top_k=1, enable_version_counter=False),
+        # Lightning's save_last only refreshes last.ckpt when a new best is saved: a separate, unmonitored
+        # checkpoint holds the latest epoch, which is what a resume needs
+        ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", monitor=None, save_top_k=1,
+                        enable_version_counter=False),
         EarlyStopping(monitor=cfg.monitor, mode=cfg.mode, patience=cfg.early_stop_patience),
         LearningRateMonitor(),
         BatchSeed(cfg.seed),
-        WallClock(cfg.max_minutes),
+        WallClock(cfg.max_minutes, cfg.stop_epoch),
         CSVMetrics(run_dir / "metrics.csv"),
     ]
     if progress and sys.stderr.isatty():
@@ -161,16 +169,16 @@ def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True) -> L.Tr
         strategy=cfg.strategy, callbacks=callbacks, logger=loggers, log_every_n_steps=1,
         # bit-exact on CPU; on GPUs some scatter kernels have no deterministic version: warn, don't fail
         deterministic="warn" if on_gpu else True,
-        gradient_clip_val=cfg.gradient_clip or None, enable_progress_bar=progress, enable_model_summary=False,
+        gradient_clip_val=None if manual else (cfg.gradient_clip or None), enable_progress_bar=progress, enable_model_summary=False,
         num_sanity_val_steps=0,
     )
 
 
-def fit(module: TaskModule, train_loader, val_loader, run_dir: str | Path, progress: bool = True) -> L.Trainer:
+def fit(module: L.LightningModule, train_loader, val_loader, run_dir: str | Path, progress: bool = True) -> L.Trainer:
     """Train, resuming from ``run_dir/checkpoints/last.ckpt`` when it exists."""
     run_dir = Path(run_dir)
     L.seed_everything(module.cfg.seed, workers=True, verbose=False)
-    trainer = make_trainer(run_dir, module.cfg, progress)
+    trainer = make_trainer(run_dir, module.cfg, progress, manual=not module.automatic_optimization)
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if last.exists() else None)
     return trainer

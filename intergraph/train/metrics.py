@@ -37,3 +37,13 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray, groups: np.ndarray 
                     if (groups == g).sum() > 2 and np.std(pred[groups == g]) > 0]
             out[f"local_{name}"] = float(np.nanmean(vals)) if vals else float("nan")
     return out
+
+
+def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Fraction of rows whose label is among the k highest scores (ties broken by index; k capped at the
+    number of classes). NaN for no rows."""
+    if len(labels) == 0:
+        return float("nan")
+    k = min(k, logits.shape[1])
+    top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
+    return float((top == labels[:, None]).any(axis=1).mean())

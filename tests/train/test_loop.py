@@ -84,3 +84,11 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
     fresh = run(tmp_path / "fresh", 0)[0].state_dict()  # the untrained initialisation
     assert any(not torch.equal(a[k], fresh[k].cpu()) for k in a), "DDP run did not train"
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_after_an_earlier_best(tmp_path):
+    """Lightning's save_last refreshes last.ckpt only with a new best; resuming must start from the latest."""
+    run(tmp_path / "flat", 3, {"lr": 0.0})  # nothing changes: the best stays at epoch 0
+    last = torch.load(tmp_path / "flat" / "checkpoints" / "last.ckpt", weights_only=False)
+    best = torch.load(tmp_path / "flat" / "checkpoints" / "best.ckpt", weights_only=False)
+    assert last["epoch"] == 2 and best["epoch"] == 0

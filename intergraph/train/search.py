@@ -1,0 +1,120 @@
+"""Training with a structure search: the Lightning module shared by every searchable model.
+
+Modes:
+- ``alternate`` (Li et al.'s code): one stream of training batches; even batches update the network weights
+  (SGD), odd batches the structure parameters (Adam), both on task loss + diversity loss;
+- ``darts1`` / ``darts2``: DARTS bilevel, first or second order; the training set is split in two halves, each
+  step updates the structure on a batch of the second half, then the weights on a batch of the first;
+- ``fixed``: no structure parameters (a derived or single-operation structure): weights only.
+Warm-up epochs train the weights alone. Validation uses each input's derived (argmax) structure, as at test
+time. The model supplies ``structure_parameters()``, ``weight_parameters()`` and returns an output with
+``diversity``; the task supplies loss, predictions and metrics (as for :class:`TaskModule`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import math
+
+import lightning as L
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from ..search.bilevel import structure_gradient
+
+MODES = ("alternate", "darts1", "darts2", "fixed")
+
+
+@dataclass
+class SearchConfig:
+    mode: str = "alternate"
+    weight_optimizer: str = "sgd"  # sgd (momentum 0.9, as the paper) or adam
+    weight_lr: float = 0.01        # the paper: SGD lr 0.01, weight decay 1e-4
+    weight_decay: float = 1e-4
+    structure_lr: float = 1e-4     # Adam (the paper: lr 1e-4, weight decay 1e-3)
+    structure_weight_decay: float = 1e-3
+    diversity_weight: float = 0.1
+    warmup_epochs: int = 0
+
+    def __post_init__(self):
+        if self.weight_optimizer not in ("sgd", "adam"):
+            raise ValueError(f"weight optimizer must be sgd or adam, not {self.weight_optimizer!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"search mode must be one of {MODES}, not {self.mode!r}")
+
+
+class SearchModule(L.LightningModule):
+    def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, search: SearchConfig):
+        super().__init__()
+        self.model, self.task, self.cfg, self.search = model, task, cfg, search
+        self.automatic_optimization = False
+        if search.mode != "fixed" and not model.searchable:
+            raise ValueError(f"mode {search.mode!r} needs a searchable model (adaptive or global structure)")
+        self._val: list[dict[str, np.ndarray]] = []
+
+    def objective(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(batch[0])
+        task = self.task.loss(out, batch)
+        return task + self.search.diversity_weight * out.diversity, task
+
+    def training_step(self, batch, batch_idx):
+        opts = self.optimizers()
+        opt_w, opt_s = opts if isinstance(opts, list) else (opts, None)
+        structure_turn = opt_s is not None and self.current_epoch >= self.search.warmup_epochs
+        mode = self.search.mode
+        if mode in ("darts1", "darts2"):
+            train, held = batch["train"], batch["search"]
+            if structure_turn:
+                xi = opt_w.param_groups[0]["lr"] if mode == "darts2" else 0.0
+                structure_gradient(lambda b: self.objective(b)[0], self.manual_backward,
+                                   self.model.weight_parameters(), self.model.structure_parameters(), train, held, xi)
+                opt_s.step()
+            batch = train
+            structure_turn = False
+        elif mode == "alternate":
+            structure_turn = structure_turn and batch_idx % 2 == 1
+        loss, task = self.objective(batch)
+        opt = opt_s if structure_turn else opt_w
+        opt_w.zero_grad()
+        if opt_s is not None:
+            opt_s.zero_grad()
+        self.manual_backward(loss)
+        if self.cfg.gradient_clip:
+            self.clip_gradients(opt, gradient_clip_val=self.cfg.gradient_clip, gradient_clip_algorithm="norm")
+        opt.step()
+        n = batch[1].shape[0]
+        self.log("train/loss", task, prog_bar=True, batch_size=n, on_epoch=True, on_step=False)
+
+    def on_train_epoch_start(self):
+        """Cosine decay of the weights' learning rate, a function of the epoch alone (so a resumed run
+        continues the schedule exactly, whenever the checkpoint was written)."""
+        opts = self.optimizers()
+        opt_w = opts[0] if isinstance(opts, list) else opts
+        scale = 0.5 * (1 + math.cos(math.pi * self.current_epoch / max(self.cfg.max_epochs, 1)))
+        for group in opt_w.param_groups:
+            group["lr"] = self.search.weight_lr * scale
+
+    def validation_step(self, batch, batch_idx):
+        out = self.model(batch[0], derive_structure=self.model.searchable)
+        self.log("val/loss", self.task.loss(out, batch), prog_bar=True, batch_size=batch[1].shape[0], sync_dist=True)
+        self._val.append(self.task.predictions(out, batch))
+
+    def on_validation_epoch_end(self):
+        if not self._val:
+            return
+        collected = {k: np.concatenate([v[k] for v in self._val]) for k in self._val[0]}
+        self._val = []
+        for name, value in self.task.metrics(collected).items():
+            self.log(f"val/{name}", float(value), prog_bar=name == "top1", sync_dist=True)
+
+    def configure_optimizers(self):
+        s = self.search
+        params = self.model.weight_parameters()
+        opt_w = torch.optim.SGD(params, lr=s.weight_lr, momentum=0.9, weight_decay=s.weight_decay) \
+            if s.weight_optimizer == "sgd" else torch.optim.Adam(params, lr=s.weight_lr, weight_decay=s.weight_decay)
+        if s.mode == "fixed":
+            return opt_w
+        opt_s = torch.optim.Adam(self.model.structure_parameters(), lr=s.structure_lr, betas=(0.5, 0.999),
+                                 weight_decay=s.structure_weight_decay)
+        return [opt_w, opt_s]

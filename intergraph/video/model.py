@@ -1,0 +1,129 @@
+"""The interaction model on video graphs: channel reduction, a stack of searched (or fixed) cells of graph
+operations, and a classifier on the mean object node and the mean background node (as in the paper).
+
+Structures: ``adaptive`` (a zero-initialised Linear on the video's global background descriptor predicts every
+edge's operation weights: one structure per video), ``global`` (DARTS: one α for all videos), or ``fixed``
+(a derived :class:`Structure`, no structure parameters).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..search.cell import CellStack, cell_edges
+from ..search.structure import PREDICTORS, Structure, derive, diversity_loss, structure_weights
+from .graph import LAYOUT_DIM, VideoGraph
+from .ops import OpSpace, candidates
+
+
+@dataclass
+class VideoModelConfig:
+    in_channels: int = 128          # backbone feature width
+    width: int = 128                # graph node width (the paper: 256)
+    frames: int = 8                 # temporal positions of the feature map
+    nodes_per_frame: int = 4        # object node budget per frame (the paper: 10)
+    background_per_frame: int = 49  # background grid cells per frame (7x7)
+    classes: int = 11
+    ops: str = "basic"              # preset ("basic", "paper") or comma-separated operation names
+    steps: int = 3
+    cells: int = 1
+    structure: str = "adaptive"     # adaptive | global | fixed
+    fixed: Optional[dict] = None    # a Structure as a dict, for structure == "fixed"
+    kernel: int = 7
+    identity_dropout: float = 0.5
+    layout_embedding: bool = True   # add a learned embedding of each node's 9-d layout to its features
+    dropout: float = 0.3            # before the classifier
+    diversity_weight: float = 0.1
+    op_names: list = field(default_factory=list)  # filled in: the candidate list actually used
+
+
+@dataclass
+class VideoOutput:
+    logits: torch.Tensor
+    weights: Optional[torch.Tensor]  # (B, cells, edges, ops) structure weights, None for fixed structures
+    diversity: torch.Tensor
+
+
+class InteractionModel(nn.Module):
+    def __init__(self, cfg: VideoModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        cfg.op_names = candidates(cfg.ops)
+        space = OpSpace(cfg.width, cfg.frames, cfg.nodes_per_frame, cfg.background_per_frame, cfg.kernel,
+                        cfg.identity_dropout)
+        for name in cfg.op_names:  # fail early, with the operation's name, on a typo
+            if name != "zero":
+                space(name)
+        # backbone features come at any scale (a frozen, randomly initialised backbone gives tiny ones)
+        self.reduce = nn.Sequential(nn.LayerNorm(cfg.in_channels), nn.Linear(cfg.in_channels, cfg.width),
+                                    nn.LeakyReLU())
+        self.layout = nn.Linear(LAYOUT_DIM, cfg.width) if cfg.layout_embedding else None
+        if cfg.structure == "fixed":
+            if not cfg.fixed:
+                raise ValueError("a fixed structure needs `fixed` (a derived structure)")
+            fixed = Structure.from_dict(cfg.fixed)
+            if fixed.steps != cfg.steps or len(fixed.cells) != cfg.cells:
+                raise ValueError(f"the structure has {len(fixed.cells)} cell(s) of {fixed.steps} steps, the model "
+                                 f"{cfg.cells} cell(s) of {cfg.steps} steps")
+            self.cells = CellStack(space, fixed.candidates(), cfg.width, cfg.steps, cfg.cells)
+            self.predictor = None
+        elif cfg.structure in PREDICTORS:
+            self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
+            self.predictor = PREDICTORS[cfg.structure](cfg.width, cfg.cells, len(cell_edges(cfg.steps)),
+                                                       len(cfg.op_names))
+        else:
+            raise ValueError(f"structure must be adaptive, global or fixed, not {cfg.structure!r}")
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.classifier = nn.Linear(cfg.steps * cfg.width + cfg.width, cfg.classes)
+
+    @property
+    def searchable(self) -> bool:
+        return self.predictor is not None
+
+    def structure_parameters(self) -> list[nn.Parameter]:
+        return list(self.predictor.parameters()) if self.predictor is not None else []
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        ids = {id(p) for p in self.structure_parameters()}
+        return [p for p in self.parameters() if id(p) not in ids]
+
+    def forward(self, graph: VideoGraph, derive_structure: bool = False) -> VideoOutput:
+        objects = self.reduce(graph.objects)
+        if self.layout is not None:
+            objects = objects + self.layout(graph.layout)
+        objects = objects * graph.mask[..., None]
+        background = self.reduce(graph.background)
+        g = graph.with_features(objects, background)
+        descriptor = background.mean(dim=(1, 2))
+        b = objects.shape[0]
+        if self.predictor is None:
+            weights = None
+            cell_weights = [[objects.new_ones(b, 1)] * self.cells.n_edges for _ in self.cells.cells]
+            diversity = objects.new_zeros(())
+        else:
+            logits = self.predictor(descriptor)
+            weights = structure_weights(logits, self.cfg.op_names, derive=derive_structure)
+            diversity = diversity_loss(weights)
+            cell_weights = [[weights[:, c, e] for e in range(self.cells.n_edges)] for c in range(len(self.cells.cells))]
+        nodes = self.cells(objects, cell_weights, g)
+        valid = graph.mask[..., None].float()
+        pooled = (nodes * valid).sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1.0)
+        logits = self.classifier(self.dropout(torch.cat([pooled, descriptor], dim=-1)))
+        return VideoOutput(logits, weights, diversity)
+
+    @torch.no_grad()
+    def derived_structures(self, graph: VideoGraph) -> list[Structure]:
+        """Each video's test-time structure (argmax per edge, ``zero`` excluded)."""
+        if self.predictor is None:
+            return [Structure.from_dict(self.cfg.fixed)] * graph.objects.shape[0]
+        background = self.reduce(graph.background)
+        logits = self.predictor(background.mean(dim=(1, 2)))
+        return derive(structure_weights(logits, self.cfg.op_names, derive=True), self.cfg.op_names, self.cfg.steps)
+
+
+def classification_loss(out: VideoOutput, labels: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(out.logits, labels)

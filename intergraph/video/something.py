@@ -1,0 +1,154 @@
+"""The on-disk layout of Something-Something with Something-Else boxes, written by ``intergraph video synth``
+and read back by the same code as real data:
+
+    DIR/labels.json              {"class template": "index", ...}            (SSv2 labels file)
+    DIR/{train,val,test}.txt     "video_id num_frames label_index" per line   (the paper code's lists)
+    DIR/annotations.json         {video_id: [per-frame record, ...]}           (Something-Else)
+    DIR/frames/<video_id>/0001.jpg ...                                         (frame folders)
+
+A per-frame record: {"name": "<video_id>/0001.jpg", "labels": [{"box2d": {"x1","y1","x2","y2"},
+"category", "gt_annotation": "object 0" | "object hand" ..., "standard_category"}], "nr_instances"}.
+Box columns are the sorted ``gt_annotation`` names of the video; frames without a record get masked boxes.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .features import LabelledVideo
+from .synthetic import CLASSES, SyntheticConfig, render, splits
+
+FRAME = "{:04d}.jpg"
+
+
+class VideoDataError(ValueError):
+    """A video or annotation that cannot be used; the message names the file and the problem."""
+
+
+def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticConfig(),
+                    on_video: Callable[[], None] | None = None) -> Path:
+    """Render ``n`` synthetic videos into ``out`` in the layout above (resumable: finished videos are kept)."""
+    from PIL import Image
+
+    out = Path(out)
+    (out / "frames").mkdir(parents=True, exist_ok=True)
+    (out / "labels.json").write_text(json.dumps({c: str(i) for i, c in enumerate(CLASSES)}, indent=1))
+    annotations = {}
+    lists = {name: [] for name in ("train", "val", "test")}
+    split_of = {i: name for name, idx in splits(n).items() for i in idx}
+    for i in range(n):
+        v = render(i, cfg)
+        vid = f"{i:06d}"
+        folder = out / "frames" / vid
+        if not (folder / FRAME.format(cfg.frames)).exists():
+            tmp = folder.with_name(f".{vid}.tmp")  # a video appears whole or not at all
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            for f, frame in enumerate(v.frames):
+                Image.fromarray(frame).save(tmp / FRAME.format(f + 1), quality=92)
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.replace(folder)
+        annotations[vid] = [
+            {"name": f"{vid}/{FRAME.format(f + 1)}", "nr_instances": len(v.roles),
+             "labels": [{"box2d": dict(zip(("x1", "y1", "x2", "y2"), map(float, box))), "category": role,
+                         "standard_category": role, "gt_annotation": f"object {k}"}
+                        for k, (box, role) in enumerate(zip(v.boxes[f], v.roles))]}
+            for f in range(cfg.frames)]
+        lists[split_of[i]].append(f"{vid} {cfg.frames} {v.label}")
+        if on_video:
+            on_video()
+    (out / "annotations.json").write_text(json.dumps(annotations))
+    for name, lines in lists.items():
+        (out / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    (out / "synthetic.json").write_text(json.dumps({"videos": n, **cfg.__dict__}, indent=1))
+    return out
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """Class names by index from an SSv2-style labels.json ({template: "index"})."""
+    try:
+        table = json.loads(Path(path).read_text())
+        names = {int(i): c for c, i in table.items()}
+    except (OSError, ValueError, AttributeError) as e:
+        raise VideoDataError(f"{path}: not a labels file ({e})") from None
+    if sorted(names) != list(range(len(names))):
+        raise VideoDataError(f"{path}: class indices are not 0..{len(names) - 1}")
+    return [names[i] for i in range(len(names))]
+
+
+def read_split(path: str | Path, n_classes: int) -> list[tuple[str, int, int]]:
+    """(video_id, num_frames, label) per line of a ``video_id num_frames label`` list."""
+    out = []
+    for no, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            vid, frames, label = parts[0], int(parts[1]), int(parts[2])
+        except (IndexError, ValueError):
+            raise VideoDataError(f"{path}:{no}: expected 'video_id num_frames label', got {line!r}") from None
+        if not 0 <= label < n_classes:
+            raise VideoDataError(f"{path}:{no}: label {label} of video {vid} is not in the label file "
+                                 f"({n_classes} classes)")
+        out.append((vid, frames, label))
+    return out
+
+
+def boxes_of(records: list[dict], frames: int, video: str) -> tuple[np.ndarray, np.ndarray]:
+    """(T, K, 4) boxes and (T, K) mask from a video's Something-Else records (frames without one: masked)."""
+    objects = sorted({lab["gt_annotation"] for r in records for lab in r.get("labels", [])})
+    boxes = np.zeros((frames, len(objects), 4), np.float32)
+    mask = np.zeros((frames, len(objects)), bool)
+    column = {o: k for k, o in enumerate(objects)}
+    for r in records:
+        f = int(Path(r["name"]).stem) - 1
+        if not 0 <= f < frames:
+            continue
+        for lab in r.get("labels", []):
+            b = lab["box2d"]
+            boxes[f, column[lab["gt_annotation"]]] = [b["x1"], b["y1"], b["x2"], b["y2"]]
+            mask[f, column[lab["gt_annotation"]]] = True
+    if not mask.any():
+        raise VideoDataError(f"video {video}: no boxes in the annotations")
+    return boxes, mask
+
+
+def read_frames(folder: Path, frames: int) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    out = []
+    for f in range(1, frames + 1):
+        path = folder / FRAME.format(f)
+        try:
+            with Image.open(path) as im:
+                out.append(np.asarray(im.convert("RGB")))
+        except FileNotFoundError:
+            raise VideoDataError(f"{folder}: frame {path.name} is missing") from None
+        except (UnidentifiedImageError, OSError) as e:
+            raise VideoDataError(f"{path}: unreadable frame ({e})") from None
+    return np.stack(out)
+
+
+def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]]) -> Iterator[LabelledVideo]:
+    """The videos of one split of a dataset folder in the layout above; a video that cannot be read is
+    skipped and appended to ``skipped`` as (video_id, reason)."""
+    root = Path(root)
+    classes = read_labels(root / "labels.json")
+    try:
+        annotations = json.loads((root / "annotations.json").read_text())
+    except (OSError, ValueError) as e:
+        raise VideoDataError(f"{root / 'annotations.json'}: unreadable ({e})") from None
+    for vid, frames, label in read_split(root / f"{split}.txt", len(classes)):
+        try:
+            if vid not in annotations:
+                raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
+            boxes, mask = boxes_of(annotations[vid], frames, vid)
+            video = LabelledVideo(vid, read_frames(root / "frames" / vid, frames), boxes, mask, label)
+        except VideoDataError as e:
+            skipped.append((vid, str(e)))
+            continue
+        yield video

@@ -1,0 +1,138 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from intergraph.search.structure import Structure
+from intergraph.train.search import SearchConfig, SearchModule
+from intergraph.video.experiment import build_model, evaluate, train_run
+from intergraph.video.model import InteractionModel, VideoModelConfig
+from intergraph.video.task import ClassificationTask
+
+from .helpers import random_features, tiny_run
+
+
+def small_model(**kw) -> InteractionModel:
+    cfg = VideoModelConfig(in_channels=16, width=16, frames=4, nodes_per_frame=3, background_per_frame=4,
+                           classes=3, kernel=3, **kw)
+    return InteractionModel(cfg)
+
+
+def test_each_video_gets_its_own_structure_and_zero_is_never_chosen():
+    torch.manual_seed(0)
+    model = small_model().eval()
+    fs = random_features(8)
+    g = fs.graph(torch.arange(8))
+    uniform = model.derived_structures(g)
+    assert all("zero" not in s.usage() for s in uniform)  # ties at zero init: zero is excluded anyway
+    with torch.no_grad():
+        model.predictor.linear.weight.normal_(0, 5.0)
+        model.predictor.linear.bias[::model.predictor.shape[-1]] = 100.0  # zero would win every edge
+    per_video = model.derived_structures(g)
+    assert all("zero" not in s.usage() for s in per_video)
+    assert len({json.dumps(s.cells) for s in per_video}) > 1
+    out = model(g, derive_structure=True)
+    assert set(out.weights.unique().tolist()) <= {0.0, 1.0} and (out.weights.sum(-1) == 1).all()
+
+
+def test_global_structure_is_shared_by_all_videos():
+    model = small_model(structure="global").eval()
+    with torch.no_grad():
+        model.predictor.alpha.normal_()
+    s = model.derived_structures(random_features(6).graph(torch.arange(6)))
+    assert len({json.dumps(x.cells) for x in s}) == 1
+
+
+def test_exported_structure_builds_a_fixed_network(tmp_path):
+    torch.manual_seed(0)
+    searched = small_model()
+    with torch.no_grad():
+        searched.predictor.linear.bias.normal_()
+    s = searched.derived_structures(random_features(2).graph(torch.arange(2)))[0]
+    s.save(tmp_path / "structure.json")
+    fixed = small_model(structure="fixed", fixed=Structure.load(tmp_path / "structure.json").to_dict())
+    assert fixed.structure_parameters() == [] and not fixed.searchable
+    assert sum(p.numel() for p in fixed.parameters()) < sum(p.numel() for p in searched.parameters())
+    out = fixed(random_features(4).graph(torch.arange(4)))
+    assert out.logits.shape == (4, 3) and out.weights is None
+    with pytest.raises(ValueError, match="3 steps"):
+        small_model(structure="fixed", fixed=Structure.uniform("diff_prop", 2).to_dict())
+    with pytest.raises(ValueError, match="unknown graph operation"):
+        small_model(ops="zero,warp")
+
+
+def test_gradients_reach_weights_and_structure():
+    torch.manual_seed(0)
+    model = small_model()
+    fs = random_features(6)
+    out = model(fs.graph(torch.arange(6)))
+    (torch.nn.functional.cross_entropy(out.logits, fs.labels) + 0.1 * out.diversity).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+    assert model.predictor.linear.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("mode", ["alternate", "darts1", "darts2"])
+def test_search_modes_learn_and_update_the_structure(tmp_path, mode):
+    fs = random_features(120)
+    split = {"train": list(range(96)), "val": list(range(96, 108)), "test": list(range(108, 120))}
+    run = tiny_run(structure="adaptive" if mode == "alternate" else "global", mode=mode, epochs=12)
+    model, result = train_run(run, fs, split, tmp_path / mode, 3, progress=False, log=lambda *_: None)
+    assert result["test/top1"] >= 0.75, result  # the label is written in the features
+    structure = model.structure_parameters()[0]
+    assert structure.abs().sum() > 0, "structure parameters never moved"
+    metrics = (tmp_path / mode / "metrics.csv").read_text().splitlines()
+    assert len(metrics) == 13 and "val/top1" in metrics[0]
+    assert (tmp_path / mode / "config.yaml").exists() and (tmp_path / mode / "metrics.json").exists()
+
+
+def test_runs_are_deterministic_and_resume_exactly(tmp_path):
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    quiet = dict(progress=False, log=lambda *_: None)
+    a, _ = train_run(tiny_run(epochs=4), fs, split, tmp_path / "a", 3, **quiet)
+    b, _ = train_run(tiny_run(epochs=4), fs, split, tmp_path / "b", 3, **quiet)
+    # interrupted after 2 of 4 epochs, then resumed
+    stopped = tiny_run(epochs=4)
+    stopped.train.stop_epoch = 2
+    train_run(stopped, fs, split, tmp_path / "c", 3, **quiet)
+    assert len((tmp_path / "c" / "metrics.csv").read_text().splitlines()) == 3
+    (tmp_path / "c" / "metrics.json").unlink()
+    (tmp_path / "c" / "checkpoints" / "best.ckpt").unlink()
+    c, _ = train_run(tiny_run(epochs=4), fs, split, tmp_path / "c", 3, **quiet)
+    last = {k: torch.load(tmp_path / n / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+            for k, n in (("a", "a"), ("b", "b"), ("c", "c"))}
+    for key in last["a"]:
+        torch.testing.assert_close(last["a"][key], last["b"][key], rtol=0, atol=0)
+        torch.testing.assert_close(last["a"][key], last["c"][key], rtol=0, atol=0)
+
+
+def test_fixed_mode_needs_no_structure_and_search_needs_one():
+    model = small_model(structure="fixed", fixed=Structure.uniform("feat_aggr", 3).to_dict())
+    SearchModule(model, ClassificationTask(), tiny_run().train, SearchConfig(mode="fixed"))
+    with pytest.raises(ValueError, match="needs a searchable model"):
+        SearchModule(model, ClassificationTask(), tiny_run().train, SearchConfig(mode="alternate"))
+    with pytest.raises(ValueError, match="search mode"):
+        SearchConfig(mode="evolution")
+
+
+@pytest.mark.parametrize("mode", ["alternate", "darts1"])
+def test_ddp_ranks_derive_identical_structures(tmp_path, mode):
+    script = Path(__file__).with_name("ddp_search.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), mode], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=540)
+    assert done.returncode == 0, done.stderr[-3000:]
+    s0 = json.loads((tmp_path / "structures_rank0.json").read_text())
+    s1 = json.loads((tmp_path / "structures_rank1.json").read_text())
+    assert s0 == s1
+    a = torch.load(tmp_path / "weights_rank0.pt", weights_only=True)
+    b = torch.load(tmp_path / "weights_rank1.pt", weights_only=True)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    structure = [k for k in a if "predictor" in k]
+    assert structure and any(a[k].abs().sum() > 0 for k in structure), "the structure was never updated"
