@@ -131,10 +131,13 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's tables."),
     split: str = typer.Option("test", help="DB5 split to featurize."),
     comparison: bool = typer.Option(True, help="Run the short interface comparison (about 10 CPU minutes)."),
+    video: bool = typer.Option(True, help="Run the graph-operations search on synthetic videos (about 10 CPU "
+                                          "minutes)."),
 ) -> None:
-    """The main job on its built-in default: DB5.5 graphs and labels, then PLM embeddings aligned onto them."""
+    """The main job on its built-in defaults: DB5.5 graphs and labels, PLM embeddings aligned onto them, the
+    interface comparison with and without PLM features, then the video graph-operations search."""
     from .data import DatasetNotFound
-    from .demo import comparison_summary, db5_summary, plm_summary
+    from .demo import comparison_summary, db5_summary, plm_summary, video_summary
 
     try:
         db5_summary(out, split, console=console, progress=progress_over)
@@ -142,6 +145,7 @@ def demo(
         folder = comparison_summary(out, console=console) if comparison else None
     except DatasetNotFound as e:
         fail(str(e))
+    video_folder = video_summary(out, console=console) if video else None
     root = out.resolve()
     console.print("[bold]written:[/bold]")
     for rel in ("db5_summary.csv", "db5_summary.json", "plm_alignment.csv", "plm_summary.json"):
@@ -149,6 +153,10 @@ def demo(
     if folder is not None:
         for rel in ("summary.md", "summary.csv", "results.csv", "roc_curves.png", "plm_gain.png"):
             console.print(f"  {folder.resolve() / rel}")
+    if video_folder is not None:
+        for rel in ("summary.md", "results.csv", "analysis.json", "runs/adaptive/usage.png",
+                    "runs/adaptive/examples.png", "runs/adaptive/structures.json"):
+            console.print(f"  {video_folder.resolve() / rel}")
 
 
 def _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
@@ -421,11 +429,13 @@ def video_search(
     diversity: float = typer.Option(0.1, help="Weight of the diversity loss."),
     warmup: int = typer.Option(0, help="Epochs of weight training before structure updates."),
     baselines: bool = typer.Option(True, help="Also train global-alpha DARTS and every single operation."),
+    fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
     backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
     weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
     seed: int = typer.Option(0),
 ) -> None:
     """Search adaptive graph-operation structures (Li et al., CVPR 2020), compare with fixed ones and DARTS."""
+    from .search.structure import Structure
     from .video.experiment import VideoDataConfig, VideoSearchRun, run_search
     from .video.model import VideoModelConfig
     from .video.nodes import NodeConfig
@@ -443,7 +453,8 @@ def video_search(
                               early_stop_patience=10, seed=seed),
             search=SearchConfig(weight_optimizer=weight_optimizer, weight_lr=lr, structure_lr=structure_lr,
                                 diversity_weight=diversity, warmup_epochs=warmup))
-        run_search(run, out, baselines=baselines, log=console.print, progress=True)
+        run_search(run, out, baselines=baselines, log=console.print, progress=True,
+                   fixed=Structure.load(fixed) if fixed else None)
     except (ValueError, VideoDataError, FileNotFoundError) as e:
         fail(str(e))
     console.print((out / "summary.md").read_text())

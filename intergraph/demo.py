@@ -161,3 +161,15 @@ def comparison_summary(out: Path, console: Console | None = None, minutes_per_ru
     run_comparison(base, ["gvp"], arms, seeds=1, folds=2, out=folder, log=console.print, progress=False)
     console.print((folder / "summary.md").read_text())
     return folder
+
+
+def video_summary(out: Path, console: Console | None = None) -> Path:
+    """Graph-operations search on the synthetic interaction videos (built in, no data needed): the adaptive
+    search, global-α DARTS and every single operation as a fixed structure, on the same node features."""
+    from .video.experiment import VideoSearchRun, run_search
+
+    console = console or Console()
+    folder = out / "video_search"
+    run_search(VideoSearchRun(), folder, log=console.print, progress=False)
+    console.print((folder / "summary.md").read_text())
+    return folder

@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("args", [[], ["info"], ["demo"], ["data"], ["data", "fetch"], ["protein"],
-                                  ["protein", "featurize"]])
+                                  ["protein", "featurize"], ["video"], ["video", "synth"], ["video", "search"]])
 def test_help_on_every_command(args):
     result = runner.invoke(app, args + ["--help"])
     assert result.exit_code == 0, result.output
@@ -93,7 +93,7 @@ def test_featurize_exits_1_when_nothing_was_processed(tmp_path):
 
 def test_demo_runs_on_the_test_split(data_root, tmp_path, monkeypatch):
     monkeypatch.setenv("INTERGRAPH_DATA", str(data_root))
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--no-comparison"])
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--no-comparison", "--no-video"])
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "demo" / "db5_summary.json").read_text())
     assert summary["complexes"] == 25
@@ -154,3 +154,31 @@ def test_fetch_rejects_a_corrupted_download(db5_root, tmp_path):
     with pytest.raises(fetch_module.FetchError, match="checksum mismatch"):
         fetch_module.fetch("db5", tmp_path, opener=tampered)
     assert not (tmp_path / "db5" / "structures" / "1A2K_l_b.pdb.gz").exists()
+
+
+def test_video_synth_then_search_end_to_end(tmp_path):
+    data, out = tmp_path / "synth", tmp_path / "run"
+    result = runner.invoke(app, ["video", "synth", "--out", str(data), "--n", "33", "--frames", "8"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["video", "search", "--data", str(data), "--out", str(out), "--epochs", "1",
+                                 "--width", "16", "--no-baselines"])
+    assert result.exit_code == 0, result.output
+    assert "| adaptive |" in (out / "summary.md").read_text()
+    for rel in ("results.csv", "runs/adaptive/usage.png", "runs/adaptive/examples.png", "runs/adaptive/config.yaml",
+                "runs/adaptive/metrics.csv", "runs/adaptive/checkpoints/last.ckpt"):
+        assert (out / rel).exists(), rel
+    structures = json.loads((out / "runs" / "adaptive" / "structures.json").read_text())
+    assert len(structures) == 5 and all("zero" not in str(s["structure"]["cells"]) for s in structures)
+    # a derived structure, exported, trains as a fixed network
+    (tmp_path / "s.json").write_text(json.dumps(structures[0]["structure"]))
+    result = runner.invoke(app, ["video", "search", "--data", str(data), "--out", str(tmp_path / "fixed"),
+                                 "--epochs", "1", "--width", "16", "--fixed", str(tmp_path / "s.json")])
+    assert result.exit_code == 0, result.output
+    assert "| derived |" in (tmp_path / "fixed" / "summary.md").read_text()
+
+
+def test_video_search_reports_bad_input(tmp_path):
+    result = runner.invoke(app, ["video", "search", "--data", str(tmp_path), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "labels.json" in result.output
+    result = runner.invoke(app, ["video", "search", "--out", str(tmp_path / "r"), "--ops", "zero,warp"])
+    assert result.exit_code == 2 and "unknown graph operation 'warp'" in result.output

@@ -291,8 +291,12 @@ def variants(base: VideoSearchRun, baselines: bool = True, fixed_ops: list[str] 
 
 def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_ops: list[str] | None = None,
                progress: bool = True, log: Callable = print, features: FeatureSet | None = None,
-               split: dict | None = None) -> dict:
-    """The main job: every variant on the same features and splits; table, usage analysis, figures."""
+               split: dict | None = None, fixed: Structure | None = None) -> dict:
+    """The main job: every variant on the same features and splits; table, usage analysis, figures.
+    With ``fixed`` (a derived structure), only that fixed network is trained."""
+    from .ops import candidates
+
+    candidates(base.model.ops)  # a typo fails now, not after the features are computed
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if features is None:
@@ -310,7 +314,14 @@ def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_op
     log(f"{len(features)} videos (train {len(split['train'])} / val {len(split['val'])} / test {len(split['test'])}), "
         f"{len(classes)} classes, graph {features.shape}")
     rows, analysis = [], {}
-    for name, run in variants(base, baselines, fixed_ops).items():
+    if fixed is not None:
+        run = copy.deepcopy(base)
+        run.model.structure, run.search.mode, run.model.fixed = "fixed", "fixed", fixed.to_dict()
+        run.model.steps, run.model.cells = fixed.steps, len(fixed.cells)
+        todo = {"derived": run}
+    else:
+        todo = variants(base, baselines, fixed_ops)
+    for name, run in todo.items():
         model, result = train_run(run, features, split, out / "runs" / name.replace(":", "_"), len(classes),
                                   progress, log)
         rows.append({"structure": name, "top1": result["test/top1"], "top5": result["test/top5"],

@@ -254,4 +254,9 @@ def candidates(ops: str | list[str]) -> list[str]:
     """A preset name ("basic", "paper") or a comma-separated list of operation names."""
     if isinstance(ops, str):
         ops = PRESETS.get(ops) or [o.strip() for o in ops.split(",") if o.strip()]
+    known = set(BASIC_OPS + COMPOSITE_OPS)
+    unknown = [o for o in ops if o not in known]
+    if unknown or not ops:
+        raise ValueError(f"unknown graph operation {unknown[0]!r}; known: {sorted(known)}" if unknown
+                         else "no candidate operations given")
     return list(ops)

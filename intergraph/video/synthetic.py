@@ -41,6 +41,11 @@ class SyntheticConfig:
     noise: float = 4.0      # pixel noise (0-255 scale)
     seed: int = 0
 
+    def __post_init__(self):
+        if self.size < 96 or self.frames < 2:
+            raise ValueError(f"synthetic videos need frames >= 2 and size >= 96 pixels (motions are laid out in "
+                             f"pixels), got {self.frames} frames of {self.size}")
+
 
 @dataclass
 class Video:

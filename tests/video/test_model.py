@@ -136,3 +136,23 @@ def test_ddp_ranks_derive_identical_structures(tmp_path, mode):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
     structure = [k for k in a if "predictor" in k]
     assert structure and any(a[k].abs().sum() > 0 for k in structure), "the structure was never updated"
+
+
+def test_stacked_cells_derive_one_structure_per_cell():
+    model = small_model(cells=2).eval()
+    with torch.no_grad():
+        model.predictor.linear.bias.normal_()
+    s = model.derived_structures(random_features(2).graph(torch.arange(2)))[0]
+    assert len(s.cells) == 2 and all(len(c) == 6 for c in s.cells)
+    fixed = small_model(cells=2, structure="fixed", fixed=s.to_dict())
+    assert fixed(random_features(3).graph(torch.arange(3))).logits.shape == (3, 3)
+
+
+def test_warmup_epochs_leave_the_structure_untouched(tmp_path):
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    run = tiny_run(epochs=2)
+    run.search.warmup_epochs = 2
+    model, _ = train_run(run, fs, split, tmp_path / "w", 3, progress=False, log=lambda *_: None)
+    assert all((p == 0).all() for p in model.structure_parameters())
+    assert model.classifier.weight.abs().sum() > 0
