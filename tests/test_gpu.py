@@ -47,3 +47,26 @@ def test_pretraining_step_on_gpu(tmp_path):
                                     tokens_per_batch=512, steps=4, eval_every=2, warmup=1, val_fraction=0.2,
                                     device="cuda"), log=lambda m: None)
     assert final["steps"] == 4 and np.isfinite(final["val_perplexity"])
+
+
+def test_video_search_model_and_nodes_on_gpu_match_cpu():
+    from intergraph.video.model import InteractionModel, VideoModelConfig
+    from intergraph.video.nodes import NodeConfig, NodeExtractor
+
+    torch.manual_seed(0)
+    ex = NodeExtractor(NodeConfig(nodes_per_frame=3, grid=4)).eval()
+    video = torch.rand(2, 3, 8, 64, 64)
+    boxes = torch.tensor([4.0, 4.0, 30.0, 40.0]).expand(2, 8, 2, 4).clone()
+    mask = torch.ones(2, 8, 2, dtype=torch.bool)
+    with torch.no_grad():
+        g_cpu = ex(video, boxes, mask)
+        g_gpu = ex.cuda()(video.cuda(), boxes.cuda(), mask.cuda())
+    torch.testing.assert_close(g_gpu.objects.cpu(), g_cpu.objects, atol=1e-4, rtol=1e-3)
+    model = InteractionModel(VideoModelConfig(in_channels=128, width=32, frames=g_cpu.objects.shape[1],
+                                              nodes_per_frame=3, background_per_frame=16, classes=5)).eval()
+    with torch.no_grad():
+        model.predictor.linear.bias.normal_()
+        cpu = model(g_cpu, derive_structure=True).logits
+        gpu = model.cuda()(g_gpu, derive_structure=True).logits.cpu()
+    torch.testing.assert_close(gpu, cpu, atol=1e-3, rtol=1e-3)
+    assert [s.cells for s in model.derived_structures(g_gpu)] == [s.cells for s in model.cpu().derived_structures(g_cpu)]

@@ -26,7 +26,7 @@ def cell_edges(steps: int) -> list[tuple[int, int]]:
 
 class MixedOp(nn.Module):
     """Σ_o w_o · o(x, ctx) over the operations ``names`` (built by ``make_op``). Operations whose weight is
-    exactly zero for every input of the batch (a derived structure, no gradient needed) are not evaluated,
+    exactly zero for every input of the batch and needs no gradient (a derived structure) are not evaluated,
     and ``zero`` never is: it contributes nothing and has no parameters."""
 
     def __init__(self, names: Sequence[str], make_op: Callable[[str], nn.Module]):
@@ -40,7 +40,7 @@ class MixedOp(nn.Module):
         out = torch.zeros_like(x)
         for k, name in enumerate(self.names):
             w = weights[:, k]
-            if name == ZERO or (not torch.is_grad_enabled() and not bool(w.any())):
+            if name == ZERO or (not (torch.is_grad_enabled() and w.requires_grad) and not bool(w.any())):
                 continue
             y = self.ops[name](x, ctx)
             out = out + w.view(-1, *([1] * (y.dim() - 1))) * y

@@ -5,7 +5,10 @@ Modes:
   (SGD), odd batches the structure parameters (Adam), both on task loss + diversity loss;
 - ``darts1`` / ``darts2``: DARTS bilevel, first or second order; the training set is split in two halves, each
   step updates the structure on a batch of the second half, then the weights on a batch of the first;
-- ``fixed``: no structure parameters (a derived or single-operation structure): weights only.
+- ``fixed``: no structure parameters (a derived or single-operation structure): weights only;
+- ``derived``: a searched model whose structure is frozen; the weights are trained with each input's derived
+  (argmax) structure, as it will be used at test time (closes the gap between the softmax mixture seen during
+  the search and the one-hot structure of the test).
 Warm-up epochs train the weights alone. Validation uses each input's derived (argmax) structure, as at test
 time. The model supplies ``structure_parameters()``, ``weight_parameters()`` and returns an output with
 ``diversity``; the task supplies loss, predictions and metrics (as for :class:`TaskModule`).
@@ -23,7 +26,7 @@ import torch
 from .config import TrainConfig
 from ..search.bilevel import structure_gradient
 
-MODES = ("alternate", "darts1", "darts2", "fixed")
+MODES = ("alternate", "darts1", "darts2", "fixed", "derived")
 
 
 @dataclass
@@ -54,7 +57,7 @@ class SearchModule(L.LightningModule):
         self._val: list[dict[str, np.ndarray]] = []
 
     def objective(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.model(batch[0])
+        out = self.model(batch[0], derive_structure=self.search.mode == "derived")
         task = self.task.loss(out, batch)
         return task + self.search.diversity_weight * out.diversity, task
 
@@ -113,7 +116,7 @@ class SearchModule(L.LightningModule):
         params = self.model.weight_parameters()
         opt_w = torch.optim.SGD(params, lr=s.weight_lr, momentum=0.9, weight_decay=s.weight_decay) \
             if s.weight_optimizer == "sgd" else torch.optim.Adam(params, lr=s.weight_lr, weight_decay=s.weight_decay)
-        if s.mode == "fixed":
+        if s.mode in ("fixed", "derived"):
             return opt_w
         opt_s = torch.optim.Adam(self.model.structure_parameters(), lr=s.structure_lr, betas=(0.5, 0.999),
                                  weight_decay=s.structure_weight_decay)

@@ -156,3 +156,18 @@ def test_warmup_epochs_leave_the_structure_untouched(tmp_path):
     model, _ = train_run(run, fs, split, tmp_path / "w", 3, progress=False, log=lambda *_: None)
     assert all((p == 0).all() for p in model.structure_parameters())
     assert model.classifier.weight.abs().sum() > 0
+
+
+def test_derived_training_keeps_the_structure_predictor_and_trains_the_rest(tmp_path):
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    searched, _ = train_run(tiny_run(epochs=3), fs, split, tmp_path / "s", 3, progress=False, log=lambda *_: None)
+    tuned = tiny_run(epochs=2)
+    tuned.search.mode = "derived"
+    model, _ = train_run(tuned, fs, split, tmp_path / "d", 3, progress=False, log=lambda *_: None,
+                         init=searched.state_dict())
+    before, after = searched.state_dict(), model.state_dict()
+    for k in before:
+        if k.startswith("predictor."):
+            assert torch.equal(before[k], after[k]), k
+    assert not torch.equal(before["classifier.weight"], after["classifier.weight"])
