@@ -430,6 +430,8 @@ def video_search(
     warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
     baselines: bool = typer.Option(True, help="Also train global-alpha DARTS and every single operation."),
     fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
+    descriptor: str = typer.Option("background", help="What predicts each video's structure: background (the "
+                                   "paper) or motion (background + objects and their change over the clip)."),
     backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
     weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
     seed: int = typer.Option(0),
@@ -448,7 +450,7 @@ def video_search(
         run = VideoSearchRun(
             data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed),
                                  nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
-            model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells),
+            model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor),
             train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                               early_stop_patience=10, seed=seed),
             search=SearchConfig(weight_optimizer=weight_optimizer, weight_lr=lr, structure_lr=structure_lr,

@@ -36,6 +36,9 @@ class VideoModelConfig:
     kernel: int = 7
     identity_dropout: float = 0.5
     layout_embedding: bool = True   # add a learned embedding of each node's 9-d layout to its features
+    descriptor: str = "background"  # what the structure predictor reads: "background" (the paper: mean
+                                    # background node) or "motion" (mean background and object nodes, and
+                                    # their change from the first to the second half of the clip)
     dropout: float = 0.3            # before the classifier
     diversity_weight: float = 0.1
     op_names: list = field(default_factory=list)  # filled in: the candidate list actually used
@@ -73,8 +76,10 @@ class InteractionModel(nn.Module):
             self.predictor = None
         elif cfg.structure in PREDICTORS:
             self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
-            self.predictor = PREDICTORS[cfg.structure](cfg.width, cfg.cells, len(cell_edges(cfg.steps)),
-                                                       len(cfg.op_names))
+            if cfg.descriptor not in ("background", "motion"):
+                raise ValueError(f"descriptor must be background or motion, not {cfg.descriptor!r}")
+            d = cfg.width * (4 if cfg.descriptor == "motion" else 1)
+            self.predictor = PREDICTORS[cfg.structure](d, cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
         else:
             raise ValueError(f"structure must be adaptive, global or fixed, not {cfg.structure!r}")
         self.dropout = nn.Dropout(cfg.dropout)
@@ -91,12 +96,15 @@ class InteractionModel(nn.Module):
         ids = {id(p) for p in self.structure_parameters()}
         return [p for p in self.parameters() if id(p) not in ids]
 
-    def forward(self, graph: VideoGraph, derive_structure: bool = False) -> VideoOutput:
+    def _nodes(self, graph: VideoGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reduced object nodes (plus their layout embedding, padding zeroed) and background nodes."""
         objects = self.reduce(graph.objects)
         if self.layout is not None:
             objects = objects + self.layout(graph.layout)
-        objects = objects * graph.mask[..., None]
-        background = self.reduce(graph.background)
+        return objects * graph.mask[..., None], self.reduce(graph.background)
+
+    def forward(self, graph: VideoGraph, derive_structure: bool = False) -> VideoOutput:
+        objects, background = self._nodes(graph)
         g = graph.with_features(objects, background)
         descriptor = background.mean(dim=(1, 2))
         b = objects.shape[0]
@@ -105,7 +113,7 @@ class InteractionModel(nn.Module):
             cell_weights = [[objects.new_ones(b, 1)] * self.cells.n_edges for _ in self.cells.cells]
             diversity = objects.new_zeros(())
         else:
-            logits = self.predictor(descriptor)
+            logits = self.predictor(self._predictor_input(objects, background, graph.mask))
             weights = structure_weights(logits, self.cfg.op_names, derive=derive_structure)
             diversity = diversity_loss(weights)
             cell_weights = [[weights[:, c, e] for e in range(self.cells.n_edges)] for c in range(len(self.cells.cells))]
@@ -115,13 +123,26 @@ class InteractionModel(nn.Module):
         logits = self.classifier(self.dropout(torch.cat([pooled, descriptor], dim=-1)))
         return VideoOutput(logits, weights, diversity)
 
+    def _predictor_input(self, objects: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.cfg.descriptor == "background":
+            return background.mean(dim=(1, 2))
+        half = objects.shape[1] // 2 or 1
+        valid = mask[..., None].float()
+
+        def mean(x, m):
+            return (x * m).sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1.0)
+
+        obj = [mean(objects[:, :half], valid[:, :half]), mean(objects[:, half:], valid[:, half:])]
+        bg = [background[:, :half].mean(dim=(1, 2)), background[:, half:].mean(dim=(1, 2))]
+        return torch.cat([background.mean(dim=(1, 2)), mean(objects, valid), obj[1] - obj[0], bg[1] - bg[0]], -1)
+
     @torch.no_grad()
     def derived_structures(self, graph: VideoGraph) -> list[Structure]:
         """Each video's test-time structure (argmax per edge, ``zero`` excluded)."""
         if self.predictor is None:
             return [Structure.from_dict(self.cfg.fixed)] * graph.objects.shape[0]
-        background = self.reduce(graph.background)
-        logits = self.predictor(background.mean(dim=(1, 2)))
+        objects, background = self._nodes(graph)
+        logits = self.predictor(self._predictor_input(objects, background, graph.mask))
         return derive(structure_weights(logits, self.cfg.op_names, derive=True), self.cfg.op_names, self.cfg.steps)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from intergraph.search.structure import Structure
+from intergraph.search.structure import Structure, derive
 from intergraph.train.search import SearchConfig, SearchModule
 from intergraph.video.experiment import build_model, evaluate, train_run
 from intergraph.video.model import InteractionModel, VideoModelConfig
@@ -22,9 +22,10 @@ def small_model(**kw) -> InteractionModel:
     return InteractionModel(cfg)
 
 
-def test_each_video_gets_its_own_structure_and_zero_is_never_chosen():
+@pytest.mark.parametrize("descriptor", ["background", "motion"])
+def test_each_video_gets_its_own_structure_and_zero_is_never_chosen(descriptor):
     torch.manual_seed(0)
-    model = small_model().eval()
+    model = small_model(descriptor=descriptor).eval()
     fs = random_features(8)
     g = fs.graph(torch.arange(8))
     uniform = model.derived_structures(g)
@@ -37,6 +38,7 @@ def test_each_video_gets_its_own_structure_and_zero_is_never_chosen():
     assert len({json.dumps(s.cells) for s in per_video}) > 1
     out = model(g, derive_structure=True)
     assert set(out.weights.unique().tolist()) <= {0.0, 1.0} and (out.weights.sum(-1) == 1).all()
+    assert [s.cells for s in per_video] == [s.cells for s in derive(out.weights, model.cfg.op_names, 3)]
 
 
 def test_global_structure_is_shared_by_all_videos():
