@@ -12,6 +12,7 @@ Run: python bench/video_ops.py   (goals: >= 10x less memory, identical output; s
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import resource
 import sys
 import threading
@@ -108,6 +109,26 @@ def peak_memory(fn) -> int:
     return max(peak[0], _rss()) - base
 
 
+def _measure(which: str, queue) -> None:
+    torch.manual_seed(0)
+    op = DifferencePropagation(C).to(DEVICE)
+    fn = op if which == "ours" else DirectDiffProp(op)
+    g = graph()
+    x = g.objects.clone().requires_grad_(True)
+    queue.put(peak_memory(lambda: fn(x, g).square().sum().backward()))
+
+
+def fresh_peak(which: str) -> int:
+    """Peak memory of one forward + backward in a fresh process (no memory left resident by other runs)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure, args=(which, queue))
+    proc.start()
+    value = queue.get()
+    proc.join()
+    return value
+
+
 def timed(fn, repeats=5):
     fn()
     if DEVICE == "cuda":
@@ -132,8 +153,7 @@ def main() -> None:
     x = g.objects.clone().requires_grad_(True)
     t_ours = timed(lambda: op(x, g).square().sum().backward())
     t_direct = timed(lambda: direct(x, g).square().sum().backward())
-    m_ours = peak_memory(lambda: op(x, g).square().sum().backward())
-    m_direct = peak_memory(lambda: direct(x, g).square().sum().backward())
+    m_ours, m_direct = fresh_peak("ours"), fresh_peak("direct")
     print("\n1. difference propagation, forward + backward")
     print(f"   ours:   {m_ours / 2**20:8.1f} MiB peak, {1000 * t_ours:8.1f} ms")
     print(f"   direct: {m_direct / 2**20:8.1f} MiB peak, {1000 * t_direct:8.1f} ms")
