@@ -6,6 +6,15 @@
   ground-truth Cα atoms closer than 8 Å, each pair contributing its two atoms (a residue with several partners
   counts several times, as in EquiDock's evaluation script);
 - summaries: median, mean and (population) standard deviation over complexes.
+
+And the CAPRI measures with DockQ (Basu & Wallner 2016) as the `dockq` package (v2) computes them, each partner
+being one group of chains: residue contacts = any pair of non-hydrogen atoms within 5 Å (fnat: the share of native contacts
+kept); interface = residues with any atom within 10 Å of the partner in the native, iRMSD over their backbone
+atoms (N, CA, C, O) after superposition; LRMSD = RMSD of the smaller partner's backbone after superposing the
+larger partner's backbone (the second partner when both are equally long);
+DockQ = (fnat + 1 / (1 + (iRMSD / 1.5)²) + 1 / (1 + (LRMSD / 8.5)²)) / 3. Computed from the definition (the
+package pins numpy < 2); equality with the package on the shipped baselines is tested
+(scripts/dockq_reference.py writes its values).
 """
 from __future__ import annotations
 
@@ -87,3 +96,73 @@ def summarize(values) -> dict[str, float]:
     """Median, mean and population standard deviation (EquiDock's reporting)."""
     v = np.asarray(list(values), dtype=float)
     return {"median": float(np.median(v)), "mean": float(v.mean()), "std": float(v.std()), "n": int(len(v))}
+
+
+BACKBONE = ("N", "CA", "C", "O")
+
+
+@dataclass
+class Partner:
+    """Amino-acid residues of one docking partner (ATOM records, chains in file order) and their atoms."""
+
+    sequence: str
+    atom_coord: np.ndarray    # (n_atoms, 3) float64, residue by residue
+    atom_start: np.ndarray    # (n_residues + 1,) atoms of residue i: [start[i], start[i + 1])
+    backbone: np.ndarray      # (n_residues, 4, 3) N, CA, C, O; NaN where missing
+
+    @classmethod
+    def of(cls, structure: Structure) -> "Partner":
+        res = np.nonzero(structure.res_polymer & ~structure.res_hetero)[0]
+        ends = np.append(structure.res_atom_start[1:], len(structure.atom_name))
+        coords, starts, backbone = [], [0], np.full((len(res), 4, 3), np.nan)
+        for k, r in enumerate(res):
+            idx = np.arange(structure.res_atom_start[r], ends[r])
+            idx = idx[structure.element[idx] != "H"]  # hydrogens do not count (as in the dockq package)
+            coords.append(structure.coord[idx])
+            starts.append(starts[-1] + len(idx))
+            names = list(structure.atom_name[idx])
+            for j, atom in enumerate(BACKBONE):
+                if atom in names:
+                    backbone[k, j] = structure.coord[idx[names.index(atom)]]
+        return cls("".join(structure.res_letter[res]), np.concatenate(coords).astype(np.float64),
+                   np.array(starts), backbone)
+
+
+def residue_distances(a: Partner, b: Partner) -> np.ndarray:
+    """(n_a, n_b) minimum atom-atom distance between every pair of residues of the two partners."""
+    d = np.sqrt(((a.atom_coord[:, None, :] - b.atom_coord[None, :, :]) ** 2).sum(-1))
+    d = np.minimum.reduceat(d, a.atom_start[:-1], axis=0)
+    return np.minimum.reduceat(d, b.atom_start[:-1], axis=1)
+
+
+def _backbone_pairs(model: np.ndarray, native: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = ~(np.isnan(model).any(-1) | np.isnan(native).any(-1))
+    return model[ok], native[ok]
+
+
+def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Structure,
+          receptor_native: Structure) -> dict[str, float]:
+    """fnat, iRMSD, LRMSD and DockQ of a docked model against the native complex."""
+    lm, rm, ln, rn = (Partner.of(s) for s in (ligand_model, receptor_model, ligand_native, receptor_native))
+    for what, m, n in (("ligand", lm, ln), ("receptor", rm, rn)):
+        if m.sequence != n.sequence:
+            raise ValueError(f"{what}: the model's residues ({len(m.sequence)}) differ from the native's "
+                             f"({len(n.sequence)}); DockQ needs the same residues")
+    native_d, model_d = residue_distances(rn, ln), residue_distances(rm, lm)
+    contacts = native_d < 5.0
+    if not contacts.any():
+        raise ValueError("the native partners have no residue contact within 5 Å")
+    fnat = float((contacts & (model_d < 5.0)).sum() / contacts.sum())
+    near = native_d < 10.0
+    rec_i, lig_i = np.nonzero(near.any(axis=1))[0], np.nonzero(near.any(axis=0))[0]
+    m_int, n_int = _backbone_pairs(np.concatenate([rm.backbone[rec_i], lm.backbone[lig_i]]),
+                                   np.concatenate([rn.backbone[rec_i], ln.backbone[lig_i]]))
+    irmsd = superposed_rmsd(m_int, n_int)
+    (big_m, big_n), (small_m, small_n) = ((rm, rn), (lm, ln)) if len(rn.sequence) > len(ln.sequence) \
+        else ((lm, ln), (rm, rn))
+    r, t = kabsch(*_backbone_pairs(big_m.backbone, big_n.backbone))
+    moved, native = _backbone_pairs(small_m.backbone, small_n.backbone)
+    lrmsd = rmsd(moved @ r.T + t, native)
+    dockq = (fnat + 1 / (1 + (irmsd / 1.5) ** 2) + 1 / (1 + (lrmsd / 8.5) ** 2)) / 3
+    return {"fnat": fnat, "irmsd": irmsd, "lrmsd": lrmsd, "dockq": float(dockq),
+            "native_contacts": int(contacts.sum())}
