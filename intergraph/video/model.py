@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..search.cell import CellStack, cell_edges
@@ -144,7 +143,3 @@ class InteractionModel(nn.Module):
         objects, background = self._nodes(graph)
         logits = self.predictor(self._predictor_input(objects, background, graph.mask))
         return derive(structure_weights(logits, self.cfg.op_names, derive=True), self.cfg.op_names, self.cfg.steps)
-
-
-def classification_loss(out: VideoOutput, labels: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(out.logits, labels)

@@ -208,7 +208,7 @@ class Identity(nn.Module):
         return self.dropout(x) * g.mask[..., None]
 
 
-class Sequence(nn.Module):
+class Composite(nn.Module):
     """Operations applied one after the other (the paper code's composite operations)."""
 
     def __init__(self, *ops: nn.Module):
@@ -246,7 +246,7 @@ class OpSpace:
         if name in base:
             return base[name]()
         if name in head:
-            return Sequence(base[head[name]](), base["feat_aggr"](), base["node_att"]())
+            return Composite(base[head[name]](), base["feat_aggr"](), base["node_att"]())
         raise ValueError(f"unknown graph operation {name!r}; known: {sorted(base) + sorted(head) + [ZERO]}")
 
 
