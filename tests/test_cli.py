@@ -165,6 +165,7 @@ def test_video_synth_then_search_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     assert "| adaptive |" in (out / "summary.md").read_text()
     for rel in ("results.csv", "runs/adaptive/usage.png", "runs/adaptive/examples.png", "runs/adaptive/config.yaml",
+                "runs/adaptive/predictions.csv",
                 "runs/adaptive/metrics.csv", "runs/adaptive/checkpoints/last.ckpt"):
         assert (out / rel).exists(), rel
     structures = json.loads((out / "runs" / "adaptive" / "structures.json").read_text())

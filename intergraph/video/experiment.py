@@ -191,15 +191,17 @@ def train_run(run: VideoSearchRun, fs: FeatureSet, split: dict[str, list[int]], 
                        weights_only=False)["state_dict"]
     module.load_state_dict(state)
     model.eval()
-    result = evaluate(model, fs.subset(split["test"]))
+    test = fs.subset(split["test"])
+    result = evaluate(model, test, run_dir / "predictions.csv")
     result["parameters"] = sum(p.numel() for p in model.parameters())
     write_metrics(run_dir, "metrics", result)
     return model, result
 
 
 @torch.no_grad()
-def evaluate(model: InteractionModel, fs: FeatureSet) -> dict:
-    """Top-1/top-5 on ``fs`` with each video's derived structure; per-class accuracy."""
+def evaluate(model: InteractionModel, fs: FeatureSet, predictions: Path | None = None) -> dict:
+    """Top-1/top-5 on ``fs`` with each video's derived structure; per-class accuracy; optionally each video's
+    label and top-5 predictions as CSV."""
     model.eval()
     logits, labels = [], []
     for graph, y in loader(fs, 64):
@@ -209,6 +211,12 @@ def evaluate(model: InteractionModel, fs: FeatureSet) -> dict:
     task = ClassificationTask()
     out = {"test/" + k: v for k, v in task.metrics({"logits": logits, "labels": labels}).items()}
     pred = logits.argmax(1)
+    if predictions is not None:
+        top5 = np.argsort(-logits, axis=1, kind="stable")[:, :5]
+        with open(predictions, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["video", "label", "predicted", "top5"])
+            w.writerows([vid, int(y), int(p), " ".join(map(str, t))] for vid, y, p, t in zip(fs.ids, labels, pred, top5))
     out["test/per_class_top1"] = {int(c): float((pred[labels == c] == c).mean()) for c in np.unique(labels)}
     return out
 
