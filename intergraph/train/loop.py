@@ -116,8 +116,12 @@ class TaskModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=self.cfg.batch_size, on_epoch=True, on_step=False)
         return loss
 
+    def validation_output(self, batch):
+        """The model's output on a validation batch (a searched model uses its derived structures)."""
+        return self.model(batch)
+
     def validation_step(self, batch, batch_idx):
-        out = self.model(batch)
+        out = self.validation_output(batch)
         self.log("val/loss", self.task.loss(out, batch), prog_bar=True, batch_size=self.cfg.batch_size,
                  sync_dist=True)
         self._val.append(self.task.predictions(out, batch))
@@ -128,7 +132,7 @@ class TaskModule(L.LightningModule):
         collected = {k: np.concatenate([v[k] for v in self._val]) for k in self._val[0]}
         self._val = []
         for name, value in self.task.metrics(collected).items():
-            self.log(f"val/{name}", float(value), prog_bar=name in ("auroc", "rmse"), sync_dist=True)
+            self.log(f"val/{name}", float(value), prog_bar=name in ("auroc", "rmse", "top1"), sync_dist=True)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)

@@ -15,16 +15,14 @@ time. The model supplies ``structure_parameters()``, ``weight_parameters()`` and
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-import math
-
-import lightning as L
-import numpy as np
 import torch
 
-from .config import TrainConfig
 from ..search.bilevel import structure_gradient
+from .config import TrainConfig
+from .loop import TaskModule
 
 MODES = ("alternate", "darts1", "darts2", "fixed", "derived")
 
@@ -47,14 +45,15 @@ class SearchConfig:
             raise ValueError(f"search mode must be one of {MODES}, not {self.mode!r}")
 
 
-class SearchModule(L.LightningModule):
+class SearchModule(TaskModule):
+    """The shared task module (validation, metrics) with hand-written optimisation steps."""
+
     def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, search: SearchConfig):
-        super().__init__()
-        self.model, self.task, self.cfg, self.search = model, task, cfg, search
+        super().__init__(model, task, cfg)
+        self.search = search
         self.automatic_optimization = False
         if search.mode != "fixed" and not model.searchable:
             raise ValueError(f"mode {search.mode!r} needs a searchable model (adaptive or global structure)")
-        self._val: list[dict[str, np.ndarray]] = []
 
     def objective(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(batch[0], derive_structure=self.search.mode == "derived")
@@ -98,18 +97,8 @@ class SearchModule(L.LightningModule):
         for group in opt_w.param_groups:
             group["lr"] = self.search.weight_lr * scale
 
-    def validation_step(self, batch, batch_idx):
-        out = self.model(batch[0], derive_structure=self.model.searchable)
-        self.log("val/loss", self.task.loss(out, batch), prog_bar=True, batch_size=batch[1].shape[0], sync_dist=True)
-        self._val.append(self.task.predictions(out, batch))
-
-    def on_validation_epoch_end(self):
-        if not self._val:
-            return
-        collected = {k: np.concatenate([v[k] for v in self._val]) for k in self._val[0]}
-        self._val = []
-        for name, value in self.task.metrics(collected).items():
-            self.log(f"val/{name}", float(value), prog_bar=name == "top1", sync_dist=True)
+    def validation_output(self, batch):
+        return self.model(batch[0], derive_structure=self.model.searchable)
 
     def configure_optimizers(self):
         s = self.search
