@@ -224,6 +224,45 @@ def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written 
     console.print(table)
 
 
+@protein_app.command("score-docking")
+def protein_score_docking(
+    predictions: Path = typer.Argument(..., help="Folder of predicted complexes ({ID}_l_b_<METHOD>.pdb[.gz])."),
+    truth: Path = typer.Option(..., help="Folder of ground-truth complexes ({ID}_{l,r}_b_COMPLEX.pdb[.gz])."),
+    out: Optional[Path] = typer.Option(None, help="CSV of the per-complex scores (and a .json summary beside it)."),
+) -> None:
+    """Docking quality of predicted complexes: EquiDock's CRMSD/IRMSD and CAPRI fnat, iRMSD, LRMSD, DockQ."""
+    import csv
+    import json
+
+    from .protein.docking_metrics import score_folder, summarize
+
+    if not predictions.is_dir() or not truth.is_dir():
+        fail(f"{predictions if not predictions.is_dir() else truth}: not a folder")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
+        task = bar.add_task("scoring", total=sum(1 for p in predictions.iterdir() if "_l_b" in p.name))
+        rows, skipped = score_folder(predictions, truth, on_item=lambda: bar.advance(task))
+    for name, why in skipped:
+        err.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+    if not rows:
+        fail(f"{predictions}: no predicted complex could be scored", code=1)
+    table = Table(title=f"{predictions}: {len(rows)} complexes")
+    for col in ("metric", "median", "mean", "std"):
+        table.add_column(col)
+    summary = {}
+    for key in ("crmsd", "irmsd", "fnat", "dockq_irmsd", "dockq_lrmsd", "dockq"):
+        summary[key] = summarize(r[key] for r in rows)
+        table.add_row(key, *(f"{summary[key][k]:.2f}" for k in ("median", "mean", "std")))
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        out.with_suffix(".json").write_text(json.dumps({"summary": summary, "skipped": skipped}, indent=1))
+        console.print(f"-> {out.resolve()}")
+
+
 @protein_app.command("compare")
 def protein_compare(
     out: Path = typer.Option(..., "--out", help="Folder for runs, tables and figures; rerun to resume."),

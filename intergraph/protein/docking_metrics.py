@@ -166,3 +166,40 @@ def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Str
     dockq = (fnat + 1 / (1 + (irmsd / 1.5) ** 2) + 1 / (1 + (lrmsd / 8.5) ** 2)) / 3
     return {"fnat": fnat, "irmsd": irmsd, "lrmsd": lrmsd, "dockq": float(dockq),
             "native_contacts": int(contacts.sum())}
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for suffix in (".pdb.gz", ".pdb"):
+        if (folder / (stem + suffix)).exists():
+            return folder / (stem + suffix)
+    return None
+
+
+def score_folder(predictions: str | Path, truth: str | Path, on_item=None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Score every predicted complex of a folder in EquiDock's layout: ``{ID}_l_b_<METHOD>.pdb[.gz]`` (and
+    ``{ID}_r_b_<METHOD>...`` when the receptor moved too, else the ground-truth receptor is used) against
+    ``truth/{ID}_{l,r}_b_COMPLEX.pdb[.gz]``. Returns one row per complex (EquiDock's Cα CRMSD and IRMSD; fnat,
+    DockQ's backbone iRMSD and LRMSD, DockQ) and the (file, reason) of every prediction that could not be
+    scored."""
+    predictions, truth = Path(predictions), Path(truth)
+    rows, skipped = [], []
+    ligands = sorted(p for p in predictions.iterdir() if "_l_b" in p.name and p.name.endswith((".pdb", ".pdb.gz")))
+    for lig in ligands:
+        cid = lig.name.split("_l_b")[0]
+        try:
+            true_l, true_r = _find(truth, f"{cid}_l_b_COMPLEX"), _find(truth, f"{cid}_r_b_COMPLEX")
+            if true_l is None or true_r is None:
+                raise ValueError(f"no ground truth {cid}_{{l,r}}_b_COMPLEX.pdb[.gz] in {truth}")
+            rec = lig.with_name(lig.name.replace("_l_b", "_r_b", 1))
+            rec = rec if rec.exists() else true_r
+            structures = [read_structure(p) for p in (lig, rec, true_l, true_r)]
+            ca = score_complex(*(ca_coords(s) for s in structures))
+            c = capri(*structures)
+            rows.append({"complex": cid, "crmsd": ca.crmsd, "irmsd": ca.irmsd, "fnat": c["fnat"],
+                         "dockq_irmsd": c["irmsd"], "dockq_lrmsd": c["lrmsd"], "dockq": c["dockq"],
+                         "native_contacts": c["native_contacts"]})
+        except (ValueError, OSError) as e:
+            skipped.append((lig.name, str(e)))
+        if on_item:
+            on_item()
+    return rows, skipped

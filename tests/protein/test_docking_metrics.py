@@ -1,5 +1,7 @@
 """Docking metrics: Kabsch by hand, RMSD invariances, EquiDock's interface pair weighting, and the published
 medians of the six baselines shipped with the DB5 test protocol."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,6 @@ def test_dockq_equals_the_reference_package_on_the_shipped_baselines(db5_root):
     """tests/protein/data/dockq_reference.json: the `dockq` package (2.1.3) on 102 decoys (six methods, the
     17 test complexes whose partners are single chains), written by scripts/dockq_reference.py."""
     import json
-    from pathlib import Path
 
     from intergraph.protein.docking_metrics import capri
     from intergraph.protein.io import read_structure
@@ -127,3 +128,32 @@ def test_dockq_by_hand_for_a_perfect_and_a_shifted_model(db5_root):
     far = capri(moved, rec, lig, rec)
     assert far["fnat"] == 0.0 and far["lrmsd"] == pytest.approx(30.0, abs=1e-3)
     assert far["dockq"] == pytest.approx((0 + 1 / (1 + (far["irmsd"] / 1.5) ** 2) + 1 / (1 + (30 / 8.5) ** 2)) / 3)
+
+
+def test_score_docking_command_scores_a_folder_and_reports_bad_files(db5_root, tmp_path):
+    import csv
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from intergraph.cli import app
+
+    root = db5_root / "docking_test"
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    for cid in ("1AVX", "7CEI", "2SNI"):
+        for role in "lr":  # HDOCK moved both partners
+            shutil.copy(root / "baselines" / "hdock" / f"{cid}_{role}_b_HDOCK.pdb.gz", preds)
+    (preds / "9XYZ_l_b_HDOCK.pdb").write_text("not a structure\n")
+    result = CliRunner().invoke(app, ["protein", "score-docking", str(preds), "--truth", str(root / "complexes"),
+                                      "--out", str(tmp_path / "scores.csv")])
+    assert result.exit_code == 0, result.output
+    assert "skipped 9XYZ_l_b_HDOCK.pdb" in result.output
+    rows = {r["complex"]: r for r in csv.DictReader(open(tmp_path / "scores.csv"))}
+    assert sorted(rows) == ["1AVX", "2SNI", "7CEI"]
+    reference = json.loads((Path(__file__).parent / "data" / "dockq_reference.json").read_text())
+    for cid, row in rows.items():
+        assert float(row["dockq"]) == pytest.approx(reference[f"hdock/{cid}"]["DockQ"], abs=1e-5)
+    summary = json.loads((tmp_path / "scores.json").read_text())
+    assert summary["summary"]["crmsd"]["n"] == 3 and len(summary["skipped"]) == 1
