@@ -128,11 +128,18 @@ class Partner:
                    np.array(starts), backbone)
 
 
-def residue_distances(a: Partner, b: Partner) -> np.ndarray:
-    """(n_a, n_b) minimum atom-atom distance between every pair of residues of the two partners."""
-    d = np.sqrt(((a.atom_coord[:, None, :] - b.atom_coord[None, :, :]) ** 2).sum(-1))
-    d = np.minimum.reduceat(d, a.atom_start[:-1], axis=0)
-    return np.minimum.reduceat(d, b.atom_start[:-1], axis=1)
+def residue_distances(a: Partner, b: Partner, cutoff: float = 10.0) -> np.ndarray:
+    """(n_a, n_b) minimum atom-atom distance between the residues of the two partners, exact up to ``cutoff``
+    (inf beyond it). Atom pairs come from k-d trees, so memory follows the contacts, not n_a x n_b atoms."""
+    from scipy.spatial import cKDTree
+
+    # "ndarray" output keeps pairs at distance 0 (a sparse matrix would drop them)
+    pairs = cKDTree(a.atom_coord).sparse_distance_matrix(cKDTree(b.atom_coord), cutoff, output_type="ndarray")
+    out = np.full((len(a.atom_start) - 1, len(b.atom_start) - 1), np.inf)
+    ra = np.searchsorted(a.atom_start, pairs["i"], side="right") - 1
+    rb = np.searchsorted(b.atom_start, pairs["j"], side="right") - 1
+    np.minimum.at(out, (ra, rb), pairs["v"])
+    return out
 
 
 def _backbone_pairs(model: np.ndarray, native: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -157,3 +157,13 @@ def test_score_docking_command_scores_a_folder_and_reports_bad_files(db5_root, t
         assert float(row["dockq"]) == pytest.approx(reference[f"hdock/{cid}"]["DockQ"], abs=1e-5)
     summary = json.loads((tmp_path / "scores.json").read_text())
     assert summary["summary"]["crmsd"]["n"] == 3 and len(summary["skipped"]) == 1
+
+
+def test_residue_distances_by_hand():
+    from intergraph.protein.docking_metrics import Partner, residue_distances
+
+    a = Partner("AA", np.array([[0.0, 0, 0], [1, 0, 0], [20, 0, 0]]), np.array([0, 2, 3]), np.zeros((2, 4, 3)))
+    b = Partner("AG", np.array([[0.0, 0, 0], [3, 0, 0], [26, 0, 0]]), np.array([0, 2, 3]), np.zeros((2, 4, 3)))
+    d = residue_distances(a, b, cutoff=10.0)
+    assert d[0, 0] == 0.0  # touching atoms still count (distance exactly 0)
+    assert d[1, 1] == 6.0 and np.isinf(d[0, 1]) and np.isinf(d[1, 0])  # 17 Å > cutoff -> inf
