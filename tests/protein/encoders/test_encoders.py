@@ -140,3 +140,26 @@ def test_unknown_names_are_refused():
         ResidueEncoder("schnet")
     with pytest.raises(ValueError):
         ResidueEncoder("gvp", "project")  # needs plm_dim
+
+
+def test_molformer_dense_attention_equals_explicit_all_pairs(db5_root):
+    """The dense path (padded n x n logits) computes what the sparse softmax over all-pairs edges computes,
+    values and gradients, in a batch of unequal graphs including one with a single node (no partners)."""
+    from intergraph.protein.encoders.molformer import MolformerEncoder
+
+    graphs = [featurize(read_structure(db5_root / "structures" / f"{c}_l_b.pdb.gz")) for c in ("7CEI", "1AVX")]
+    batch = Batch.from_data_list(graphs)
+    pos = torch.cat([batch.pos, torch.zeros(1, 3)])
+    ids = torch.cat([batch.batch, torch.tensor([2])])
+    torch.manual_seed(0)
+    x = torch.randn(len(ids), 7)
+    model = MolformerEncoder(7, dim=32, heads=4, layers=2, out_dim=16, full_max=10_000).eval()
+    out = []
+    for dense in (True, False):
+        model.zero_grad()
+        h, _ = model(x, None, pos, ids, dense=dense)
+        h.pow(2).sum().backward()
+        out.append((h.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(out[0][0], out[1][0], atol=1e-4, rtol=1e-4)
+    for a, b in zip(out[0][1], out[1][1]):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3)
