@@ -178,7 +178,7 @@ _PLM_HELP = "none, default (our own PLM), esm2_650m (the shared real ESM-2 650M 
 @protein_app.command("train")
 def protein_train(
     out: Path = typer.Option(..., "--out", help="Run folder (config, checkpoints, logs, metrics); rerun to resume."),
-    task: str = typer.Option("interface", help="Task (interface)."),
+    task: str = typer.Option("interface", help="Task: interface or docking."),
     encoder: str = typer.Option("gvp", help="gvp, egnn or molformer."),
     plm: str = typer.Option("none", help=_PLM_HELP),
     plm_model: str = typer.Option("", help="Model id inside a store given as --plm PATH."),
@@ -190,17 +190,29 @@ def protein_train(
     seed: int = typer.Option(0), layers: Optional[int] = typer.Option(None, help="Encoder layers (default per encoder)."),
     max_minutes: float = typer.Option(0.0, help="Wall-time cap for training (0: none)."),
     cache: Path = typer.Option(Path("cache"), help="Graph and embedding cache folder."),
+    keypoints: int = typer.Option(8, help="Docking: keypoints per partner."),
+    ot_weight: float = typer.Option(1.0, help="Docking: weight of the keypoint/pocket optimal-transport loss."),
+    clash_weight: float = typer.Option(0.0, help="Docking: weight of the intersection (clash) loss."),
 ) -> None:
-    """Train one model on DB5.5 (EquiDock split); parameter counts are printed, test metrics saved."""
+    """Train one model on DB5.5 (EquiDock split); parameter counts are printed, test metrics saved.
+
+    Docking is evaluated on EquiDock's test protocol (randomly moved inputs, scored like the baselines)."""
     from .protein.experiment import train_interface
 
-    if task != "interface":
-        fail(f"task {task!r} is not available yet; available: interface")
+    if task not in ("interface", "docking"):
+        fail(f"task {task!r} is not available yet; available: interface, docking")
     cfg = _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
                             max_minutes, cache)
     cfg.data.form = form
     try:
-        result = train_interface(cfg, out, log=console.print)
+        if task == "docking":
+            from .protein.dock import DockingConfig, DockingRun, train_docking
+
+            cfg.train.monitor, cfg.train.mode = "val/crmsd_median", "min"
+            cfg = DockingRun(cfg.data, cfg.model, DockingConfig(keypoints, ot_weight, clash_weight), cfg.train)
+            result = train_docking(cfg, out, log=console.print)
+        else:
+            result = train_interface(cfg, out, log=console.print)
     except ValueError as e:
         fail(str(e))
     console.print_json(data=result)
@@ -209,10 +221,14 @@ def protein_train(
 @protein_app.command("evaluate")
 def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written by `intergraph protein train`.")) -> None:
     """Evaluate a run's best checkpoint on its validation and test complexes."""
+    import yaml
+
     from .protein.experiment import evaluate_model, load_run
 
     if not (run / "config.yaml").exists() or not (run / "checkpoints" / "best.ckpt").exists():
         fail(f"{run}: not a finished run folder (needs config.yaml and checkpoints/best.ckpt)")
+    if "docking" in yaml.safe_load((run / "config.yaml").read_text()):
+        return _evaluate_docking(run)
     cfg, model, data, task = load_run(run)
     table = Table(title=f"{run}: {cfg.model.encoder} + PLM {cfg.data.plm}")
     for col in ("split", "complexes", "residues", "AUROC", "AUPRC", "median per-complex AUROC"):
@@ -222,6 +238,43 @@ def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written 
         table.add_row(split, str(m["complexes"]), str(m["residues"]), f"{m['auroc']:.4f}", f"{m['auprc']:.4f}",
                       f"{m['median_group_auroc']:.4f}")
     console.print(table)
+
+
+def _evaluate_docking(run: Path) -> None:
+    from .protein.dock import evaluate_protocol, load_docking_run, split_ids
+
+    cfg, model, db5 = load_docking_run(run)
+    ids = split_ids(cfg, db5)["test"]
+    summary = evaluate_protocol(model, db5, ids, run / "test_predictions", log=console.print)
+    table = Table(title=f"{run}: docking, {cfg.model.encoder} + PLM {cfg.data.plm}, EquiDock test protocol "
+                        f"({len(ids)} complexes)")
+    for col in ("metric", "median", "mean", "std"):
+        table.add_column(col)
+    for key, s in summary.items():
+        table.add_row(key, *(f"{s[k]:.2f}" for k in ("median", "mean", "std")))
+    console.print(table)
+    console.print(f"predicted complexes: {run / 'test_predictions'}; per complex: {run / 'test_scores.csv'}")
+
+
+@protein_app.command("dock")
+def protein_dock(
+    receptor: Path = typer.Option(..., help="Receptor structure (PDB/mmCIF, optionally .gz); written unchanged."),
+    ligand: Path = typer.Option(..., help="Ligand structure, in any pose."),
+    model: Path = typer.Option(..., help="A docking run folder (`intergraph protein train --task docking`)."),
+    out: Path = typer.Option(..., help="PDB file of the docked complex (receptor, then the moved ligand)."),
+    rename_chains: bool = typer.Option(False, help="Give ligand chains that clash with receptor chain ids free ids."),
+) -> None:
+    """Dock a ligand onto a receptor with a trained model (rigid body; the receptor stays where it is)."""
+    from .protein.dock import dock_files
+    from .protein.structure import StructureError
+
+    try:
+        result = dock_files(model, receptor, ligand, out, rename_chains)
+    except (ValueError, FileNotFoundError, StructureError) as e:
+        fail(str(e))
+    for old, new in result["renamed_ligand_chains"].items():
+        err.print(f"ligand chain {old} written as chain {new}", highlight=False)
+    console.print(f"-> {out.resolve()}")
 
 
 @protein_app.command("score-docking")

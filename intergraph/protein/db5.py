@@ -152,7 +152,7 @@ class DB5:
         item = ComplexGraphs(cid, Data.from_dict(d["receptor"]), Data.from_dict(d["ligand"]))
         if self.plm is not None:
             for role, graph in (("r", item.receptor), ("l", item.ligand)):
-                self._attach(cid, role, graph)
+                self.attach_plm(cid, role, graph)
         return item
 
     def embedded_name(self, cid: str, role: Role) -> tuple[str, np.ndarray] | None:
@@ -164,7 +164,9 @@ class DB5:
                 return hit
         return None
 
-    def _attach(self, cid: str, role: Role, graph: Data) -> None:
+    def attach_plm(self, cid: str, role: Role, graph: Data) -> None:
+        """PLM features of partner ``role`` of complex ``cid`` onto ``graph`` (any graph of that partner, e.g.
+        one read from a moved copy of its file): by stored name, else by chain sequence."""
         p = self.plm
         named = self.embedded_name(cid, role)
         if named is not None:

@@ -106,11 +106,14 @@ def datasets(cfg: InterfaceRun, run_dir: Path):
     return {k: ComplexDataset([full[i] for i in v], cfg.data.label) for k, v in ids.items()}, source
 
 
+def build_encoder(model: ModelConfig, dim: int | None) -> ResidueEncoder:
+    """The residue encoder of a run; ``dim`` is the PLM width (None: no PLM)."""
+    return ResidueEncoder(model.encoder, model.fusion if dim else "none", dim, out_dim=model.out_dim,
+                          layers=model.layers, dropout=model.dropout)
+
+
 def build_model(cfg: InterfaceRun, dim: int | None) -> InterfaceModel:
-    fusion = cfg.model.fusion if dim else "none"
-    encoder = ResidueEncoder(cfg.model.encoder, fusion, dim, out_dim=cfg.model.out_dim, layers=cfg.model.layers,
-                             dropout=cfg.model.dropout)
-    return InterfaceModel(encoder, dropout=cfg.model.dropout)
+    return InterfaceModel(build_encoder(cfg.model, dim), dropout=cfg.model.dropout)
 
 
 def loaders(data: dict, cfg: TrainConfig):
@@ -132,7 +135,7 @@ def evaluate_model(model: InterfaceModel, dataset: ComplexDataset, task: Interfa
     return {**task.metrics(cat), "complexes": len(dataset), "residues": int(len(cat["label"]))}, cat
 
 
-def load_best(model: InterfaceModel, run_dir: Path) -> InterfaceModel:
+def load_best(model: torch.nn.Module, run_dir: Path) -> torch.nn.Module:
     """Weights of a run's best checkpoint (loaded without unpickling arbitrary objects)."""
     state = torch.load(Path(run_dir) / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
     model.load_state_dict({k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")})

@@ -175,3 +175,17 @@ def featurize(structure: Structure, config: GraphConfig = GraphConfig(), name: s
     data.n_residues_without_ca = without_ca
     data.graph_config = config.key()
     return data
+
+
+def moved(graph: Data, rotation: torch.Tensor, translation: torch.Tensor) -> Data:
+    """A copy of a residue graph after the rigid motion x -> R x + t: positions and backbone atoms move,
+    direction vectors (node_v, edge_v) rotate, scalar features stay (they are invariant by construction)."""
+    g = graph.clone()
+    r, t = rotation.to(g.pos.dtype), translation.to(g.pos.dtype)
+    g.pos = g.pos @ r.T + t
+    if "backbone" in g:
+        g.backbone = (g.backbone @ r.T + t) * g.backbone_mask[..., None]
+    for key in ("node_v", "edge_v"):
+        if key in g:
+            g[key] = g[key] @ r.T
+    return g
