@@ -103,29 +103,58 @@ BACKBONE = ("N", "CA", "C", "O")
 
 @dataclass
 class Partner:
-    """Amino-acid residues of one docking partner (ATOM records, chains in file order) and their atoms."""
+    """Amino-acid residues of one docking partner, paired with the other structure of the same partner (model
+    or native): residue by residue, the heavy atoms present in both, in the same order."""
 
     sequence: str
     atom_coord: np.ndarray    # (n_atoms, 3) float64, residue by residue
     atom_start: np.ndarray    # (n_residues + 1,) atoms of residue i: [start[i], start[i + 1])
     backbone: np.ndarray      # (n_residues, 4, 3) N, CA, C, O; NaN where missing
 
-    @classmethod
-    def of(cls, structure: Structure) -> "Partner":
-        res = np.nonzero(structure.res_polymer & ~structure.res_hetero)[0]
-        ends = np.append(structure.res_atom_start[1:], len(structure.atom_name))
-        coords, starts, backbone = [], [0], np.full((len(res), 4, 3), np.nan)
-        for k, r in enumerate(res):
-            idx = np.arange(structure.res_atom_start[r], ends[r])
-            idx = idx[structure.element[idx] != "H"]  # hydrogens do not count (as in the dockq package)
-            coords.append(structure.coord[idx])
-            starts.append(starts[-1] + len(idx))
-            names = list(structure.atom_name[idx])
-            for j, atom in enumerate(BACKBONE):
-                if atom in names:
-                    backbone[k, j] = structure.coord[idx[names.index(atom)]]
-        return cls("".join(structure.res_letter[res]), np.concatenate(coords).astype(np.float64),
-                   np.array(starts), backbone)
+
+def _heavy_atoms(structure: Structure) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """Amino-acid residues (ATOM records) and, per residue, its heavy atoms by name (hydrogens do not count, as
+    in the dockq package)."""
+    res = np.nonzero(structure.res_polymer & ~structure.res_hetero)[0]
+    atoms = []
+    for r in res:
+        idx = range(*structure.atom_slice(int(r)).indices(structure.n_atoms))
+        named: dict[str, int] = {}
+        for a in idx:
+            if structure.element[a] != "H":
+                named.setdefault(str(structure.atom_name[a]), a)
+        atoms.append(named)
+    return res, atoms
+
+
+def paired_partners(model: Structure, native: Structure, what: str = "partner",
+                    min_identity: float = 0.9, min_coverage: float = 0.5) -> tuple[Partner, Partner]:
+    """The residues and atoms a model and the native of one partner share. Identical sequences pair residue by
+    residue; otherwise (a decoy with missing or extra residues) by a global sequence alignment, refused with a
+    clear error below ``min_identity`` / ``min_coverage`` (the structures are then not the same protein)."""
+    from .plm.align import checked_alignment
+
+    (m_res, m_atoms), (n_res, n_atoms) = _heavy_atoms(model), _heavy_atoms(native)
+    m_seq, n_seq = "".join(model.res_letter[m_res]), "".join(native.res_letter[n_res])
+    if not m_seq or not n_seq:
+        raise ValueError(f"{what}: no amino-acid residues in the {'model' if not m_seq else 'native'}")
+    rows = checked_alignment(m_seq, n_seq, f"{what} (model {model.source} vs native {native.source})",
+                             min_identity, min_coverage).rows
+    out = {"model": ([], [0], []), "native": ([], [0], [])}
+    letters = []
+    for k, j in enumerate(rows):
+        if j < 0:
+            continue
+        common = [a for a in n_atoms[k] if a in m_atoms[j]]
+        letters.append(n_seq[k])
+        for side, structure, atoms in (("model", model, m_atoms[j]), ("native", native, n_atoms[k])):
+            coords, starts, backbone = out[side]
+            coords.append(structure.coord[[atoms[a] for a in common]].reshape(-1, 3))
+            starts.append(starts[-1] + len(common))
+            backbone.append([structure.coord[atoms[a]] if a in common else [np.nan] * 3 for a in BACKBONE])
+    seq = "".join(letters)
+    return tuple(Partner(seq, np.concatenate(c).astype(np.float64), np.array(st), np.array(bb, dtype=np.float64))
+                 for c, st, bb in (out["model"], out["native"]))
 
 
 def residue_distances(a: Partner, b: Partner, cutoff: float = 10.0) -> np.ndarray:
@@ -149,12 +178,10 @@ def _backbone_pairs(model: np.ndarray, native: np.ndarray) -> tuple[np.ndarray, 
 
 def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Structure,
           receptor_native: Structure) -> dict[str, float]:
-    """fnat, iRMSD, LRMSD and DockQ of a docked model against the native complex."""
-    lm, rm, ln, rn = (Partner.of(s) for s in (ligand_model, receptor_model, ligand_native, receptor_native))
-    for what, m, n in (("ligand", lm, ln), ("receptor", rm, rn)):
-        if m.sequence != n.sequence:
-            raise ValueError(f"{what}: the model's residues ({len(m.sequence)}) differ from the native's "
-                             f"({len(n.sequence)}); DockQ needs the same residues")
+    """fnat, iRMSD, LRMSD and DockQ of a docked model against the native complex, over the residues and atoms
+    model and native share (see :func:`paired_partners`)."""
+    lm, ln = paired_partners(ligand_model, ligand_native, "ligand")
+    rm, rn = paired_partners(receptor_model, receptor_native, "receptor")
     native_d, model_d = residue_distances(rn, ln), residue_distances(rm, lm)
     contacts = native_d < 5.0
     if not contacts.any():

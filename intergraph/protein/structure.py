@@ -7,6 +7,8 @@ kept apart as a hetero group.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +101,25 @@ class Structure:
             idx = np.asarray(rows, dtype=np.int64)
             out.append(Chain(cid, idx, "".join(self.res_letter[idx])))
         return out
+
+    def select_chains(self, chain_ids) -> "Structure":
+        """The residues (polymer and hetero) of the given chains, in file order; raises naming missing ids."""
+        wanted = {str(c) for c in chain_ids}
+        present = {str(c) for c in self.res_chain}
+        if wanted - present:
+            raise StructureError(self.source, f"no chain {', '.join(sorted(wanted - present))} "
+                                              f"(chains: {', '.join(sorted(present))})")
+        keep_res = np.flatnonzero(np.isin(self.res_chain.astype(str), sorted(wanted)))
+        keep_atom = np.flatnonzero(np.isin(self.atom_residue, keep_res))
+        new_index = np.full(self.n_residues, -1, dtype=np.int64)
+        new_index[keep_res] = np.arange(len(keep_res))
+        atom_residue = new_index[self.atom_residue[keep_atom]]
+        starts = np.searchsorted(atom_residue, np.arange(len(keep_res))).astype(np.int64)
+        atoms = {f: getattr(self, f)[keep_atom] for f in ("atom_name", "element", "coord", "occupancy", "b_factor")}
+        residues = {f: getattr(self, f)[keep_res] for f in ("res_chain", "res_number", "res_icode", "res_name",
+                                                              "res_letter", "res_hetero", "res_polymer", "res_modified")}
+        return dataclasses.replace(self, **atoms, **residues, atom_residue=atom_residue, res_atom_start=starts,
+                                   warnings=list(self.warnings))
 
     def hetero_groups(self) -> np.ndarray:
         """Indices of non-polymer residues (ligands, ions, water), kept apart from the chains."""

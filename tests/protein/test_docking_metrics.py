@@ -1,5 +1,6 @@
 """Docking metrics: Kabsch by hand, RMSD invariances, EquiDock's interface pair weighting, and the published
 medians of the six baselines shipped with the DB5 test protocol."""
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,44 @@ def test_residue_distances_by_hand():
     d = residue_distances(a, b, cutoff=10.0)
     assert d[0, 0] == 0.0  # touching atoms still count (distance exactly 0)
     assert d[1, 1] == 6.0 and np.isinf(d[0, 1]) and np.isinf(d[1, 0])  # 17 Å > cutoff -> inf
+
+
+QA_PARTNERS = {"1ATN": ("A", "B"), "1AK4": ("C", "D")}  # (receptor, ligand) chains, per the data README
+
+
+def test_capri_reproduces_the_haddock_decoy_labels(data_root):
+    """The 15 labelled HADDOCK models of qa_decoys (1ATN's receptor lacks 3 of the native's residues, so the
+    partners are paired by sequence alignment): fnat, iRMSD and LRMSD to the labels' 3 decimals."""
+    from intergraph.protein.docking_metrics import capri
+    from intergraph.protein.io import read_structure
+
+    for target, (rc, lc) in QA_PARTNERS.items():
+        folder = data_root / "qa_decoys" / target
+        native = read_structure(next((folder / "native").iterdir()))
+        rows = list(csv.DictReader(open(folder / "labels" / "labels.csv")))
+        for row in rows:
+            decoy = read_structure(folder / "decoys" / f"{row['decoy']}.pdb.gz")
+            c = capri(decoy.select_chains(lc), decoy.select_chains(rc), native.select_chains(lc),
+                      native.select_chains(rc))
+            for key in ("fnat", "irmsd", "lrmsd"):
+                assert c[key] == pytest.approx(float(row[key]), abs=6e-4), (row["decoy"], key)
+
+
+def test_capri_refuses_a_model_of_another_protein(db5_root):
+    from intergraph.protein.docking_metrics import capri
+    from intergraph.protein.io import read_structure
+
+    s = {k: read_structure(db5_root / "structures" / f"{k}.pdb.gz") for k in ("7CEI_l_b", "7CEI_r_b", "1AVX_l_b")}
+    with pytest.raises(ValueError, match="ligand.*identity"):
+        capri(s["1AVX_l_b"], s["7CEI_r_b"], s["7CEI_l_b"], s["7CEI_r_b"])
+
+
+def test_select_chains(db5_root):
+    from intergraph.protein.io import read_structure, structure_to_pdb
+    from intergraph.protein.structure import StructureError
+
+    s = read_structure(db5_root / "structures" / "1AVX_r_b.pdb.gz")
+    ids = [c.id for c in s.chains()]
+    assert structure_to_pdb(s.select_chains(ids)) == structure_to_pdb(s)
+    with pytest.raises(StructureError, match="no chain Z"):
+        s.select_chains(["Z"])
