@@ -178,7 +178,7 @@ _PLM_HELP = "none, default (our own PLM), esm2_650m (the shared real ESM-2 650M 
 @protein_app.command("train")
 def protein_train(
     out: Path = typer.Option(..., "--out", help="Run folder (config, checkpoints, logs, metrics); rerun to resume."),
-    task: str = typer.Option("interface", help="Task: interface or docking."),
+    task: str = typer.Option("interface", help="Task: interface, docking or qa (docked-model quality)."),
     encoder: str = typer.Option("gvp", help="gvp, egnn or molformer."),
     plm: str = typer.Option("none", help=_PLM_HELP),
     plm_model: str = typer.Option("", help="Model id inside a store given as --plm PATH."),
@@ -193,14 +193,16 @@ def protein_train(
     keypoints: int = typer.Option(8, help="Docking: keypoints per partner."),
     ot_weight: float = typer.Option(1.0, help="Docking: weight of the keypoint/pocket optimal-transport loss."),
     clash_weight: float = typer.Option(0.0, help="Docking: weight of the intersection (clash) loss."),
+    decoys_per_target: int = typer.Option(6, help="QA: rigid perturbation decoys per training/validation target."),
+    docking_run: Optional[Path] = typer.Option(None, help="QA: add this docking run's test predictions as decoys."),
 ) -> None:
     """Train one model on DB5.5 (EquiDock split); parameter counts are printed, test metrics saved.
 
     Docking is evaluated on EquiDock's test protocol (randomly moved inputs, scored like the baselines)."""
     from .protein.experiment import train_interface
 
-    if task not in ("interface", "docking"):
-        fail(f"task {task!r} is not available yet; available: interface, docking")
+    if task not in ("interface", "docking", "qa"):
+        fail(f"task {task!r} is not available yet; available: interface, docking, qa")
     cfg = _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
                             max_minutes, cache)
     cfg.data.form = form
@@ -211,6 +213,12 @@ def protein_train(
             cfg.train.monitor, cfg.train.mode = "val/crmsd_median", "min"
             cfg = DockingRun(cfg.data, cfg.model, DockingConfig(keypoints, ot_weight, clash_weight), cfg.train)
             result = train_docking(cfg, out, log=console.print)
+        elif task == "qa":
+            from .protein.quality import QualityConfig, QualityRun, train_quality
+
+            cfg.train.monitor, cfg.train.mode = "val/spearman", "max"
+            quality = QualityConfig(decoys_per_target=decoys_per_target, docking_run=str(docking_run or ""))
+            result = train_quality(QualityRun(cfg.data, cfg.model, quality, cfg.train), out, log=console.print)
         else:
             result = train_interface(cfg, out, log=console.print)
     except ValueError as e:
@@ -227,8 +235,11 @@ def protein_evaluate(run: Path = typer.Argument(..., help="A run folder written 
 
     if not (run / "config.yaml").exists() or not (run / "checkpoints" / "best.ckpt").exists():
         fail(f"{run}: not a finished run folder (needs config.yaml and checkpoints/best.ckpt)")
-    if "docking" in yaml.safe_load((run / "config.yaml").read_text()):
+    kind = yaml.safe_load((run / "config.yaml").read_text())
+    if "docking" in kind:
         return _evaluate_docking(run)
+    if "quality" in kind:
+        return _evaluate_quality(run)
     cfg, model, data, task = load_run(run)
     table = Table(title=f"{run}: {cfg.model.encoder} + PLM {cfg.data.plm}")
     for col in ("split", "complexes", "residues", "AUROC", "AUPRC", "median per-complex AUROC"):
@@ -254,6 +265,25 @@ def _evaluate_docking(run: Path) -> None:
         table.add_row(key, *(f"{s[k]:.2f}" for k in ("median", "mean", "std")))
     console.print(table)
     console.print(f"predicted complexes: {run / 'test_predictions'}; per complex: {run / 'test_scores.csv'}")
+
+
+def _evaluate_quality(run: Path) -> None:
+    from .protein.quality import load_quality_run
+
+    results = load_quality_run(run, log=console.print)
+    table = Table(title=f"{run}: quality assessment (predicted vs true DockQ)")
+    cols = ("pearson", "spearman", "kendall", "local_pearson", "local_spearman", "local_kendall", "rmse", "top1_dockq")
+    table.add_column("decoys")
+    for c in cols:
+        table.add_column(c.replace("_", " "))
+    rows = [("val", results["val"]), ("test", results["test"])]
+    rows += [(f"test: {k}", v) for k, v in results["test_by_source"].items()]
+    if "external" in results:
+        rows.append(("external (HADDOCK)", results["external"]))
+    for name, m in rows:
+        table.add_row(name, *(f"{m[c]:.3f}" for c in cols))
+    console.print(table)
+    console.print(f"per decoy: {run / 'predictions_test.csv'}")
 
 
 @protein_app.command("dock")

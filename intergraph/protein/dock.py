@@ -77,11 +77,6 @@ def _find(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{folder}: no {stem}.pdb[.gz]")
 
 
-def moved_structure(s: Structure, rotation: np.ndarray, translation: np.ndarray) -> Structure:
-    coord = s.coord.astype(np.float64) @ rotation.T + translation
-    return dataclasses.replace(s, coord=coord.astype(np.float32))
-
-
 def complex_pdb(receptor: Structure, ligand: Structure) -> str:
     """Receptor, then ligand, as one PDB text (the caller makes chain ids distinct)."""
     return structure_to_pdb(receptor).removesuffix("END\n") + "TER\n" + structure_to_pdb(ligand)
@@ -100,7 +95,7 @@ def evaluate_protocol(model: DockingModel, db5: DB5, ids: list[str], out_dir: Pa
                 db5.attach_plm(cid, role, graphs[role])
         rot, trans = docked_pose(model, graphs["r"], graphs["l"], cid)
         (out_dir / f"{cid}_r_b_INTERGRAPH.pdb").write_text(structure_to_pdb(s["r"]))
-        (out_dir / f"{cid}_l_b_INTERGRAPH.pdb").write_text(structure_to_pdb(moved_structure(s["l"], rot, trans)))
+        (out_dir / f"{cid}_l_b_INTERGRAPH.pdb").write_text(structure_to_pdb(s["l"].moved(rot, trans)))
     wanted = {f"{cid}_l_b_INTERGRAPH.pdb" for cid in ids}
     rows, skipped = score_folder(out_dir, root / "complexes")
     rows = [r for r in rows if f"{r['complex']}_l_b_INTERGRAPH.pdb" in wanted]
@@ -185,7 +180,7 @@ def dock_files(run_dir: str | Path, receptor: str | Path, ligand: str | Path, ou
     if db5.plm is not None:
         _attach_plm_to_files(cfg, db5, graphs, [receptor, ligand])
     rot, trans = docked_pose(model, graphs["r"], graphs["l"])
-    docked = moved_structure(s["l"], rot, trans)
+    docked = s["l"].moved(rot, trans)
     if renamed:
         docked = dataclasses.replace(docked, res_chain=np.array([renamed.get(str(c), str(c)) for c in docked.res_chain]))
     out = Path(out)

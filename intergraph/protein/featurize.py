@@ -189,3 +189,41 @@ def moved(graph: Data, rotation: torch.Tensor, translation: torch.Tensor) -> Dat
         if key in g:
             g[key] = g[key] @ r.T
     return g
+
+
+def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfig(), contact_radius: float = 12.0) -> Data:
+    """One graph of a complex in a given pose: both partners' residue graphs side by side plus edges between
+    partner residues whose Cα lie within ``contact_radius`` (at most ``config.max_neighbors`` nearest per
+    residue). Inter-partner edges carry the distance basis, no sequence offset and "same chain" 0, like the
+    edges between chains within one partner; ``partner`` marks ligand residues with 1."""
+    n_r = receptor.num_nodes
+    d = torch.cdist(receptor.pos.double(), ligand.pos.double()).float()
+    near = d < contact_radius
+    k = config.max_neighbors  # cap each residue's partner neighbours at the k nearest
+    if near.sum(1).max() > k:
+        kth = d.masked_fill(~near, float("inf")).topk(k, 1, largest=False).values[:, -1:]
+        near &= d <= kth
+    if near.sum(0).max() > k:
+        kth = d.masked_fill(~near, float("inf")).topk(k, 0, largest=False).values[-1:, :]
+        near &= d <= kth
+    ri, li = torch.nonzero(near, as_tuple=True)
+    src = torch.cat([ri, li + n_r])
+    dst = torch.cat([li + n_r, ri])
+    pos = torch.cat([receptor.pos, ligand.pos])
+    vec = pos[src] - pos[dst]
+    cross_s = torch.cat([rbf(vec.norm(dim=-1), 0.0, config.rbf_max, config.rbf_bins),
+                         torch.zeros(len(src), config.positional_dim + 1)], -1)
+    out = Data(
+        pos=pos,
+        node_s=torch.cat([receptor.node_s, ligand.node_s]),
+        node_v=torch.cat([receptor.node_v, ligand.node_v]),
+        edge_index=torch.cat([receptor.edge_index, ligand.edge_index + n_r, torch.stack([src, dst])], 1),
+        edge_s=torch.cat([receptor.edge_s, ligand.edge_s, cross_s]),
+        edge_v=torch.cat([receptor.edge_v, ligand.edge_v, normalize(vec)[:, None]]),
+        residue_type=torch.cat([receptor.residue_type, ligand.residue_type]),
+        partner=torch.cat([torch.zeros(n_r, dtype=torch.long), torch.ones(ligand.num_nodes, dtype=torch.long)]),
+    )
+    if "plm" in receptor and "plm" in ligand:
+        out.plm = torch.cat([receptor.plm, ligand.plm])
+        out.plm_mask = torch.cat([receptor.plm_mask, ligand.plm_mask])
+    return out

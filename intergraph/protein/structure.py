@@ -121,6 +121,11 @@ class Structure:
         return dataclasses.replace(self, **atoms, **residues, atom_residue=atom_residue, res_atom_start=starts,
                                    warnings=list(self.warnings))
 
+    def moved(self, rotation: np.ndarray, translation: np.ndarray) -> "Structure":
+        """A copy after the rigid motion x -> R x + t (computed in float64)."""
+        coord = self.coord.astype(np.float64) @ np.asarray(rotation, dtype=np.float64).T + translation
+        return dataclasses.replace(self, coord=coord.astype(np.float32), warnings=list(self.warnings))
+
     def hetero_groups(self) -> np.ndarray:
         """Indices of non-polymer residues (ligands, ions, water), kept apart from the chains."""
         return np.flatnonzero(~self.res_polymer)

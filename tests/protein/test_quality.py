@@ -1,0 +1,120 @@
+"""Model quality assessment: complex graphs of decoys, decoy generation and labels, metrics, and a run end to end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from intergraph.cli import app
+from intergraph.graph.rigid import random_rotation
+from intergraph.protein.decoys import folder_decoys, perturbation_decoys, read_decoys, write_decoys
+from intergraph.protein.docking_metrics import ca_coords, score_folder
+from intergraph.protein.encoders import ResidueEncoder
+from intergraph.protein.featurize import featurize, join_partners, moved
+from intergraph.protein.io import read_structure
+from intergraph.protein.tasks.quality import QualityModel, top1_quality
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def partners(db5_root):
+    return {role: read_structure(db5_root / "structures" / f"7CEI_{role}_b.pdb.gz") for role in "rl"}
+
+
+def test_join_partners_adds_only_close_partner_edges(partners):
+    r, l = (featurize(partners[k]) for k in "rl")
+    g = join_partners(r, l, contact_radius=12.0)
+    n_r = r.num_nodes
+    assert g.num_nodes == n_r + l.num_nodes and int(g.partner.sum()) == l.num_nodes
+    intra = r.edge_index.shape[1] + l.edge_index.shape[1]
+    src, dst = g.edge_index[:, intra:]
+    assert len(src) > 0 and ((src < n_r) != (dst < n_r)).all()  # every added edge crosses the interface
+    assert ((g.pos[src] - g.pos[dst]).norm(dim=-1) < 12.0).all()
+    assert g.edge_s.shape[1] == r.edge_s.shape[1] and g.edge_v.shape[1:] == r.edge_v.shape[1:]
+    far = join_partners(r, moved(l, torch.eye(3), torch.tensor([200.0, 0, 0])))
+    assert far.edge_index.shape[1] == intra
+
+
+def test_quality_model_sees_the_pose_but_not_the_frame(partners):
+    r, l = (featurize(partners[k]) for k in "rl")
+    torch.manual_seed(0)
+    model = QualityModel(ResidueEncoder("gvp", out_dim=16, layers=2)).eval()
+    from torch_geometric.data import Batch
+
+    def score(rec, lig):
+        with torch.no_grad():
+            batch = Batch.from_data_list([join_partners(rec, lig)])
+            return model(batch), model.encoder(batch)[0]
+
+    rot, t = random_rotation(torch.Generator().manual_seed(1)), torch.tensor([5.0, -30.0, 12.0])
+    native, nodes = score(r, l)
+    same, same_nodes = score(moved(r, rot, t), moved(l, rot, t))
+    torch.testing.assert_close(same, native, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(same_nodes, nodes, atol=1e-4, rtol=1e-4)
+    _, apart = score(r, moved(l, torch.eye(3), torch.tensor([100.0, 0, 0])))
+    changed = (apart - nodes).abs().amax(-1) > 1e-2  # residues whose neighbourhood lost the partner
+    assert 10 < int(changed.sum()) < len(nodes) - 50
+
+
+def test_perturbation_decoys_are_seeded_labelled_and_clash_free(partners, tmp_path):
+    a = perturbation_decoys("7CEI", partners["r"], partners["l"], 6, seed=3)
+    b = perturbation_decoys("7CEI", partners["r"], partners["l"], 6, seed=3)
+    assert [d.row() for d in a] == [d.row() for d in b]
+    dockq = np.array([d.labels["dockq"] for d in a])
+    assert ((0 <= dockq) & (dockq <= 1)).all() and dockq.std() > 0.1
+    rec = ca_coords(partners["r"])
+    for d in a:
+        lig = ca_coords(partners["l"]) @ d.rotation.T + d.translation
+        assert np.linalg.norm(lig[:, None] - rec[None], axis=-1).min() >= 3.0
+    write_decoys(a, tmp_path / "d.csv")
+    assert [d.row() for d in read_decoys(tmp_path / "d.csv")] == [d.row() for d in a]
+    native = perturbation_decoys("7CEI", partners["r"], partners["l"], 1, max_angle=0.0, max_shift=0.0)[0]
+    assert native.labels["dockq"] == pytest.approx(1.0) and native.labels["irmsd"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_baseline_poses_reproduce_the_file_scores(db5_root):
+    """A baseline prediction as a pose of the native ligand gets the labels its files get."""
+    root = db5_root / "docking_test"
+    ids = ["1AVX", "7CEI"]
+    rec = {c: read_structure(root / "complexes" / f"{c}_r_b_COMPLEX.pdb.gz") for c in ids}
+    lig = {c: read_structure(root / "complexes" / f"{c}_l_b_COMPLEX.pdb.gz") for c in ids}
+    for method in ("hdock", "equidock"):  # HDOCK moved both partners, EquiDock the ligand only
+        skipped = []
+        decoys = {d.target: d for d in folder_decoys(root / "baselines" / method, method, rec, lig, skipped)}
+        assert sorted(decoys) == ids and not skipped
+        files = {r["complex"]: r for r in score_folder(root / "baselines" / method, root / "complexes")[0]}
+        for c in ids:
+            assert decoys[c].labels["dockq"] == pytest.approx(files[c]["dockq"], abs=2e-3), (method, c)
+
+
+def test_top1_quality_by_hand():
+    pred = np.array([0.9, 0.1, 0.2, 0.8])
+    truth = np.array([0.2, 0.7, 0.5, 0.6])
+    groups = np.array(["a", "a", "b", "b"])
+    assert top1_quality(pred, truth, groups) == pytest.approx((0.2 + 0.6) / 2)
+
+
+def test_quality_run_end_to_end(db5_root, tmp_path):
+    from intergraph.protein.experiment import DataConfig, ModelConfig
+    from intergraph.protein.quality import QualityConfig, QualityRun, train_quality
+    from intergraph.train.config import TrainConfig
+
+    cfg = QualityRun(
+        data=DataConfig(train_ids=["1QA9", "2SNI", "1ATN"], val_ids=["1NW9"], test_ids=["1AVX", "7CEI"],
+                        cache_dir=str(tmp_path / "cache")),
+        model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
+        quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3),
+        train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=2, batch_size=4, lr=1e-3, accelerator="cpu"))
+    result = train_quality(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    # 1ATN is an external (HADDOCK) target: held out of training
+    assert result["test_by_source"]["perturbation"]["decoys"] == 6
+    assert result["test_by_source"]["docking methods"]["decoys"] == 12  # six baselines x two targets
+    assert -1 <= result["test"]["spearman"] <= 1 and 0 <= result["test"]["top1_dockq"] <= result["test"]["best_dockq"]
+    assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
+    rows = (tmp_path / "run" / "predictions_test.csv").read_text().splitlines()
+    assert len(rows) == 1 + 18
+    shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
+    assert shown.exit_code == 0, shown.output
+    assert f"{result['test']['spearman']:.3f}" in shown.output
