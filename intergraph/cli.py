@@ -195,14 +195,16 @@ def protein_train(
     clash_weight: float = typer.Option(0.0, help="Docking: weight of the intersection (clash) loss."),
     decoys_per_target: int = typer.Option(6, help="QA: rigid perturbation decoys per training/validation target."),
     docking_run: Optional[Path] = typer.Option(None, help="QA: add this docking run's test predictions as decoys."),
+    source: str = typer.Option("lba_toy", help="Affinity: lba_toy, a folder in its layout, or Atom3D LBA LMDB(s)."),
+    folds: int = typer.Option(5, help="Affinity: cross-validation folds (when the source has no splits)."),
 ) -> None:
     """Train one model on DB5.5 (EquiDock split); parameter counts are printed, test metrics saved.
 
     Docking is evaluated on EquiDock's test protocol (randomly moved inputs, scored like the baselines)."""
     from .protein.experiment import train_interface
 
-    if task not in ("interface", "docking", "qa"):
-        fail(f"task {task!r} is not available yet; available: interface, docking, qa")
+    if task not in ("interface", "docking", "qa", "affinity"):
+        fail(f"task {task!r} is not available yet; available: interface, docking, qa, affinity")
     cfg = _interface_config(encoder, plm, plm_model, plm_layers, fusion, label, epochs, batch_size, lr, seed, layers,
                             max_minutes, cache)
     cfg.data.form = form
@@ -213,6 +215,13 @@ def protein_train(
             cfg.train.monitor, cfg.train.mode = "val/crmsd_median", "min"
             cfg = DockingRun(cfg.data, cfg.model, DockingConfig(keypoints, ot_weight, clash_weight), cfg.train)
             result = train_docking(cfg, out, log=console.print)
+        elif task == "affinity":
+            from .protein.affinity import AffinityData, AffinityModelConfig, AffinityRun, train_affinity
+
+            cfg.train.monitor, cfg.train.mode = "val/rmse", "min"
+            run = AffinityRun(AffinityData(source, plm, folds, cache_dir=str(cache)),
+                              AffinityModelConfig(encoder, fusion, layers), cfg.train)
+            result = train_affinity(run, out, log=console.print)
         elif task == "qa":
             from .protein.quality import QualityConfig, QualityRun, train_quality
 
@@ -284,6 +293,24 @@ def _evaluate_quality(run: Path) -> None:
         table.add_row(name, *(f"{m[c]:.3f}" for c in cols))
     console.print(table)
     console.print(f"per decoy: {run / 'predictions_test.csv'}")
+
+
+@protein_app.command("affinity")
+def protein_affinity(
+    pocket: Path = typer.Option(..., help="Binding-pocket residues (PDB/mmCIF)."),
+    ligand: Path = typer.Option(..., help="Ligand (.sdf, or .mol2)."),
+    model: Path = typer.Option(..., help="An affinity run (`intergraph protein train --task affinity`)."),
+    protein: Optional[Path] = typer.Option(None, help="The whole protein (needed by models with PLM features)."),
+) -> None:
+    """Predicted binding affinity (pK) of one complex; a cross-validation run averages its fold models."""
+    from .protein.affinity import predict_affinity
+    from .protein.structure import StructureError
+
+    try:
+        result = predict_affinity(model, pocket, ligand, protein)
+    except (ValueError, FileNotFoundError, StructureError) as e:
+        fail(str(e))
+    console.print(f"predicted pK {result['pK']:.2f} (models: {', '.join(f'{p:.2f}' for p in result['per_model'])})")
 
 
 @protein_app.command("dock")

@@ -1,0 +1,118 @@
+"""Small-molecule ligands read with RDKit: SDF first, mol2 as the fallback, or an Atom3D atoms table with its
+SMILES. Every heavy atom keeps its own identity (element, formal charge, aromaticity, hybridisation, bound
+hydrogens) — nothing is collapsed into one "ligand" token."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ELEMENTS = ("C", "N", "O", "S", "P", "F", "Cl", "Br", "I")  # then one slot for anything else (metals, B, Se...)
+HYBRIDISATION = ("SP", "SP2", "SP3")
+#: per-atom scalar features: element one-hot (10), ligand flag, formal charge, aromatic, backbone atom,
+#: hybridisation (3), bound hydrogens / 4
+ATOM_FEATURES = len(ELEMENTS) + 1 + 1 + 1 + 1 + 1 + len(HYBRIDISATION) + 1
+
+
+class LigandError(ValueError):
+    def __init__(self, source, problem: str):
+        super().__init__(f"{source}: {problem}")
+        self.problem = problem
+
+
+def _sanitized(mol, source) -> "object":
+    from rdkit import Chem
+
+    if mol is None:
+        raise LigandError(source, "RDKit could not parse the file")
+    try:
+        Chem.SanitizeMol(mol)
+    except Exception as e:  # RDKit raises several exception types (AtomValenceException, KekulizeException...)
+        raise LigandError(source, f"RDKit cannot sanitize the molecule: {e}") from None
+    if mol.GetNumConformers() == 0:
+        raise LigandError(source, "no 3D coordinates")
+    return Chem.RemoveAllHs(mol, sanitize=False)  # RemoveHs keeps some (e.g. stereo-defining) hydrogens
+
+
+def read_ligand(path: str | Path):
+    """An RDKit molecule with 3D coordinates (hydrogens removed) from ``.sdf`` or ``.mol2``; for an SDF that
+    RDKit cannot sanitize, a ``.mol2`` of the same name beside it is tried before giving up."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")  # problems are raised with their reason instead of printed
+    path = Path(path)
+    if not path.exists():
+        raise LigandError(path, "no such file")
+    readers = {".sdf": lambda p: Chem.MolFromMolFile(str(p), sanitize=False, removeHs=False),
+               ".mol2": lambda p: Chem.MolFromMol2File(str(p), sanitize=False, removeHs=False)}
+    if path.suffix not in readers:
+        raise LigandError(path, f"unknown ligand format {path.suffix!r} (use .sdf or .mol2)")
+    try:
+        return _sanitized(readers[path.suffix](path), path)
+    except LigandError as first:
+        other = path.with_suffix(".mol2")
+        if path.suffix == ".sdf" and other.exists():
+            try:
+                return _sanitized(readers[".mol2"](other), other)
+            except LigandError as second:
+                raise LigandError(path, f"{first.problem}; the mol2 fallback {other.name}: {second.problem}") from None
+        raise
+
+
+def ligand_from_atoms(elements, coords: np.ndarray, smiles: str, source: str):
+    """An RDKit molecule from heavy-atom elements and coordinates (Atom3D stores no bonds): connectivity from
+    distances, bond orders and charges from the SMILES template."""
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem import AllChem, rdDetermineBonds
+
+    RDLogger.DisableLog("rdApp.*")
+    heavy = [i for i, e in enumerate(elements) if str(e).upper() != "H"]
+    mol = Chem.RWMol()
+    conf = Chem.Conformer(len(heavy))
+    for k, i in enumerate(heavy):
+        e = str(elements[i])
+        mol.AddAtom(Chem.Atom(e[0].upper() + e[1:].lower()))
+        conf.SetAtomPosition(k, [float(x) for x in coords[i]])
+    mol = mol.GetMol()
+    mol.AddConformer(conf, assignId=True)
+    template = Chem.MolFromSmiles(smiles) if smiles else None
+    if template is None:
+        raise LigandError(source, f"unusable SMILES {smiles!r}")
+    if template.GetNumHeavyAtoms() != mol.GetNumAtoms():
+        raise LigandError(source, f"{mol.GetNumAtoms()} heavy atoms, but the SMILES {smiles!r} has "
+                                  f"{template.GetNumHeavyAtoms()}")
+    try:
+        rdDetermineBonds.DetermineConnectivity(mol)
+        mol = AllChem.AssignBondOrdersFromTemplate(template, mol)
+    except Exception as e:
+        raise LigandError(source, f"the atoms do not match the SMILES {smiles!r}: {e}") from None
+    return _sanitized(mol, source)
+
+
+def ligand_atom_features(mol) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """(coords (n, 3) float32, features (n, ATOM_FEATURES) float32, bonds as index pairs) of heavy atoms."""
+    coords = mol.GetConformer().GetPositions().astype(np.float32)
+    feats = np.zeros((mol.GetNumAtoms(), ATOM_FEATURES), dtype=np.float32)
+    for a in mol.GetAtoms():
+        i = a.GetIdx()
+        sym = a.GetSymbol()
+        feats[i, ELEMENTS.index(sym) if sym in ELEMENTS else len(ELEMENTS)] = 1
+        feats[i, len(ELEMENTS) + 1] = 1  # ligand
+        feats[i, len(ELEMENTS) + 2] = a.GetFormalCharge()
+        feats[i, len(ELEMENTS) + 3] = float(a.GetIsAromatic())
+        hyb = str(a.GetHybridization())
+        if hyb in HYBRIDISATION:
+            feats[i, len(ELEMENTS) + 5 + HYBRIDISATION.index(hyb)] = 1
+        feats[i, -1] = a.GetTotalNumHs(includeNeighbors=True) / 4
+    bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
+    return coords, feats, bonds
+
+
+def protein_atom_features(elements: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """Scalar features of protein (or ion) heavy atoms in the same layout as ligand atoms."""
+    feats = np.zeros((len(elements), ATOM_FEATURES), dtype=np.float32)
+    for i, (e, n) in enumerate(zip(elements, names)):
+        sym = str(e)[:1].upper() + str(e)[1:].lower()
+        feats[i, ELEMENTS.index(sym) if sym in ELEMENTS else len(ELEMENTS)] = 1
+        feats[i, len(ELEMENTS) + 4] = float(str(n) in ("N", "CA", "C", "O"))
+    return feats
