@@ -386,12 +386,27 @@ def protein_compare(
     max_complexes: Optional[int] = typer.Option(None, help="Use only the N smallest complexes of the pool."),
     cache: Path = typer.Option(Path("cache")),
 ) -> None:
-    """Train every encoder x PLM arm x seed x fold on one paired pool; write tables and figures."""
+    """Train every encoder x PLM arm x seed (x fold) on paired complexes; write tables (and figures).
+
+    interface: k-fold over the complexes every arm can serve. docking / qa: the EquiDock split; each PLM arm
+    is paired with a no-PLM run on the complexes it covers. affinity: k-fold on lba_toy, arms none/default."""
     from .protein.compare import run_comparison
 
-    if task != "interface":
-        fail(f"task {task!r} is not available yet; available: interface")
     base = _interface_config("gvp", "none", "", "", fusion, label, epochs, batch_size, lr, 0, layers, max_minutes, cache)
+    if task in ("docking", "qa", "affinity"):
+        from .protein.task_compare import run_task_comparison
+
+        base.train.monitor, base.train.mode = {"docking": ("val/crmsd_median", "min"), "qa": ("val/spearman", "max"),
+                                               "affinity": ("val/rmse", "min")}[task]
+        try:
+            run_task_comparison(task, base.model, base.train, encoders.split(","), plm.split(","), seeds, out,
+                                str(cache), log=console.print)
+        except ValueError as e:
+            fail(str(e))
+        console.print((out / "summary.md").read_text())
+        return
+    if task != "interface":
+        fail(f"unknown task {task!r}; available: interface, docking, qa, affinity")
     run_comparison(base, encoders.split(","), plm.split(","), seeds, folds, out, log=console.print,
                    max_complexes=max_complexes)
     console.print((out / "summary.md").read_text())

@@ -1,0 +1,136 @@
+"""With and without PLM features on the docking, quality-assessment and affinity tasks, paired.
+
+Each PLM arm is compared with a no-PLM run on exactly the complexes the arm can serve: our own PLM covers every
+complex (its pair is the plain no-PLM run), ESM-2 650M only the 74 DB5 complexes with shared embeddings (its
+pair is a no-PLM run restricted to them). Every run is one resumable folder; the table reads finished runs.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..train.config import TrainConfig
+from .experiment import DataConfig, ModelConfig
+
+#: the test metrics each task reports, and whether lower is better
+METRICS = {
+    "docking": {"crmsd_median": True, "irmsd_median": True, "dockq_median": False, "crmsd_mean": True},
+    "qa": {"spearman": False, "local_spearman": False, "pearson": False, "kendall": False, "top1_dockq": False},
+    "affinity": {"rmse": True, "pearson": False, "spearman": False},
+}
+
+
+def _test_metrics(task: str, result: dict) -> dict[str, float]:
+    if task == "docking":
+        t = result["test"]
+        return {"crmsd_median": t["crmsd"]["median"], "irmsd_median": t["irmsd"]["median"],
+                "dockq_median": t["dockq"]["median"], "crmsd_mean": t["crmsd"]["mean"]}
+    if task == "qa":
+        return {k: result["test"][k] for k in METRICS["qa"]}
+    return {k: result[k]["mean"] for k in METRICS["affinity"]}
+
+
+def _run(task: str, data: DataConfig, model: ModelConfig, train: TrainConfig, run_dir: Path, log) -> dict:
+    done = run_dir / ("summary.json" if task == "affinity" else "metrics.json")
+    if done.exists():
+        return json.loads(done.read_text())
+    if task == "docking":
+        from .dock import DockingRun, train_docking
+
+        return train_docking(DockingRun(data, model, train=train), run_dir, log=log)
+    if task == "qa":
+        from .quality import QualityRun, train_quality
+
+        return train_quality(QualityRun(data, model, train=train), run_dir, log=log)
+    from .affinity import AffinityData, AffinityModelConfig, AffinityRun, train_affinity
+
+    return train_affinity(AffinityRun(AffinityData(plm=data.plm, cache_dir=data.cache_dir),
+                                      AffinityModelConfig(model.encoder, model.fusion, model.layers), train), run_dir,
+                          log=log)
+
+
+def _pool_ids(task: str, data: DataConfig) -> dict[str, list[str]]:
+    """The complexes (per split) a PLM arm can serve, as the task selects them."""
+    from .db5 import DB5
+    from .experiment import plm_source
+    from .featurize import GraphConfig
+
+    cache = Path(data.cache_dir)
+    db5 = DB5(form="b", config=GraphConfig(), cache_dir=cache, plm=plm_source(data, cache))
+    if task == "docking":
+        from .dock import DockingRun, split_ids
+
+        return split_ids(DockingRun(data), db5)
+    from .quality import QualityRun, _targets
+
+    return _targets(QualityRun(data), db5)
+
+
+def run_task_comparison(task: str, base: ModelConfig, train: TrainConfig, encoders: list[str], arms: list[str],
+                        seeds: int, out: Path, cache: str, log=print) -> list[dict]:
+    if task not in METRICS:
+        raise ValueError(f"task must be one of {sorted(METRICS)}, not {task!r}")
+    if task == "affinity" and set(arms) - {"none", "default"}:
+        raise ValueError("affinity compares the arms none and default (no ESM-2 embeddings exist for its proteins)")
+    out = Path(out)
+    rows = []
+    for seed in range(seeds):
+        for encoder in encoders:
+            model = copy.deepcopy(base)
+            model.encoder = encoder
+            tr = copy.deepcopy(train)
+            tr.seed = seed
+            for arm in arms:
+                if arm == "none":
+                    continue
+                pairs = [("none", "all"), (arm, "all")] if arm == "default" else [("none", arm), (arm, arm)]
+                ids = None if arm == "default" else _pool_ids(task, DataConfig(plm=arm, cache_dir=cache))
+                for plm, pool in pairs:
+                    data = DataConfig(plm=plm, cache_dir=cache)
+                    if ids is not None:
+                        data.train_ids, data.val_ids, data.test_ids = ids["train"], ids["val"], ids["test"]
+                    name = f"{encoder}_{plm}_{'all' if pool == 'all' else pool + '-pool'}_seed{seed}"
+                    result = _run(task, data, model, tr, out / "runs" / name, log)
+                    row = {"task": task, "encoder": encoder, "plm": plm, "pool": pool, "seed": seed,
+                           "run": str(out / "runs" / name), **_test_metrics(task, result)}
+                    if not any(r["run"] == row["run"] for r in rows):
+                        rows.append(row)
+                        log(f"{task} / {encoder} / PLM {plm} / pool {pool} / seed {seed}: " +
+                            ", ".join(f"{k} {row[k]:.3f}" for k in METRICS[task]))
+    write_task_table(task, rows, out)
+    return rows
+
+
+def write_task_table(task: str, rows: list[dict], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    metrics = METRICS[task]
+    lines = [f"| encoder | pool | PLM | seeds | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["encoder"], r["pool"], r["plm"]), []).append(r)
+    for (enc, pool, plm), rs in groups.items():
+        cells = [f"{np.mean([r[m] for r in rs]):.3f} ± {np.std([r[m] for r in rs]):.3f}" for m in metrics]
+        lines.append(f"| {enc} | {pool} | {plm} | {len(rs)} | " + " | ".join(cells) + " |")
+    lines += ["", "Paired change with the PLM (same encoder, pool and seed; sign: positive = better):", "",
+              "| encoder | pool | PLM | " + " | ".join(metrics) + " |", "|---" * (3 + len(metrics)) + "|"]
+    base = {(r["encoder"], r["pool"], r["seed"]): r for r in rows if r["plm"] == "none"}
+    for (enc, pool, plm), rs in groups.items():
+        if plm == "none":
+            continue
+        cells = []
+        for m, lower in metrics.items():
+            d = [(base[(enc, pool, r["seed"])][m] - r[m]) * (1 if lower else -1) for r in rs
+                 if (enc, pool, r["seed"]) in base]
+            cells.append(f"{np.mean(d):+.3f}" if d else "–")
+        lines.append(f"| {enc} | {pool} | {plm} | " + " | ".join(cells) + " |")
+    path = out / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
