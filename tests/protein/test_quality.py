@@ -97,24 +97,33 @@ def test_top1_quality_by_hand():
 
 
 def test_quality_run_end_to_end(db5_root, tmp_path):
+    import shutil
+
     from intergraph.protein.experiment import DataConfig, ModelConfig
     from intergraph.protein.quality import QualityConfig, QualityRun, train_quality
     from intergraph.train.config import TrainConfig
+
+    # a docking run's test predictions (here: EquiDock's, under our file names) join the test decoys
+    docked = tmp_path / "dock_run" / "test_predictions"
+    docked.mkdir(parents=True)
+    for c in ("1AVX", "7CEI"):
+        shutil.copy(db5_root / "docking_test" / "baselines" / "equidock" / f"{c}_l_b_EQUIDOCK.pdb.gz",
+                    docked / f"{c}_l_b_INTERGRAPH.pdb.gz")
 
     cfg = QualityRun(
         data=DataConfig(train_ids=["1QA9", "2SNI", "1ATN"], val_ids=["1NW9"], test_ids=["1AVX", "7CEI"],
                         cache_dir=str(tmp_path / "cache")),
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
-        quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3),
+        quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3, docking_run=str(docked.parent)),
         train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=2, batch_size=4, lr=1e-3, accelerator="cpu"))
     result = train_quality(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     # 1ATN is an external (HADDOCK) target: held out of training
     assert result["test_by_source"]["perturbation"]["decoys"] == 6
-    assert result["test_by_source"]["docking methods"]["decoys"] == 12  # six baselines x two targets
+    assert result["test_by_source"]["docking methods"]["decoys"] == 14  # (six baselines + ours) x two targets
     assert -1 <= result["test"]["spearman"] <= 1 and 0 <= result["test"]["top1_dockq"] <= result["test"]["best_dockq"]
     assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
     rows = (tmp_path / "run" / "predictions_test.csv").read_text().splitlines()
-    assert len(rows) == 1 + 18
+    assert len(rows) == 1 + 20 and any("_intergraph," in r for r in rows)
     shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
     assert shown.exit_code == 0, shown.output
     assert f"{result['test']['spearman']:.3f}" in shown.output
