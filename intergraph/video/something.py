@@ -20,13 +20,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .features import LabelledVideo
+from .io import FrameFolder, VideoDataError
 from .synthetic import CLASSES, SyntheticConfig, render, splits
 
 FRAME = "{:04d}.jpg"
-
-
-class VideoDataError(ValueError):
-    """A video or annotation that cannot be used; the message names the file and the problem."""
 
 
 def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticConfig(),
@@ -98,8 +95,12 @@ def read_split(path: str | Path, n_classes: int) -> list[tuple[str, int, int]]:
     return out
 
 
-def boxes_of(records: list[dict], frames: int, video: str) -> tuple[np.ndarray, np.ndarray]:
-    """(T, K, 4) boxes and (T, K) mask from a video's Something-Else records (frames without one: masked)."""
+def boxes_of(records: list[dict], frames: int, video: str, missing: str = "mask") -> tuple[np.ndarray, np.ndarray]:
+    """(T, K, 4) boxes and (T, K) mask from a video's Something-Else records; columns are the video's sorted
+    ``gt_annotation`` names. Frames without a box of an object: ``missing="mask"`` leaves them masked,
+    ``"carry"`` repeats the object's last box (frames before its first box stay masked)."""
+    if missing not in ("mask", "carry"):
+        raise ValueError(f"missing must be mask or carry, not {missing!r}")
     objects = sorted({lab["gt_annotation"] for r in records for lab in r.get("labels", [])})
     boxes = np.zeros((frames, len(objects), 4), np.float32)
     mask = np.zeros((frames, len(objects)), bool)
@@ -114,23 +115,16 @@ def boxes_of(records: list[dict], frames: int, video: str) -> tuple[np.ndarray, 
             mask[f, column[lab["gt_annotation"]]] = True
     if not mask.any():
         raise VideoDataError(f"video {video}: no boxes in the annotations")
+    if missing == "carry":
+        for k in range(len(objects)):
+            for f in range(1, frames):
+                if not mask[f, k] and mask[f - 1, k]:
+                    boxes[f, k], mask[f, k] = boxes[f - 1, k], True
     return boxes, mask
 
 
 def read_frames(folder: Path, frames: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    out = []
-    for f in range(1, frames + 1):
-        path = folder / FRAME.format(f)
-        try:
-            with Image.open(path) as im:
-                out.append(np.asarray(im.convert("RGB")))
-        except FileNotFoundError:
-            raise VideoDataError(f"{folder}: frame {path.name} is missing") from None
-        except (UnidentifiedImageError, OSError) as e:
-            raise VideoDataError(f"{path}: unreadable frame ({e})") from None
-    return np.stack(out)
+    return FrameFolder(folder, FRAME, 1, frames).read(range(frames))
 
 
 def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]]) -> Iterator[LabelledVideo]:
