@@ -579,10 +579,50 @@ def video_synth(
     console.print(f"{n} videos of {len(CLASSES)} classes -> {out.resolve()}")
 
 
+@video_app.command("extract")
+def video_extract(
+    data: Path = typer.Option(..., help="Dataset folder: labels.json|labels.csv, {train,val,test}.txt|.json, "
+                                        "frames/<id>/ or videos/<id>.webm|mp4..., annotations.json (boxes)."),
+    out: Path = typer.Option(..., help="Feature store folder; rerun to resume."),
+    backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
+    weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
+    frames: int = typer.Option(8, help="Frames sampled per video (the central clip)."),
+    size: int = typer.Option(112, help="Side of the central square crop after resizing."),
+    boxes: str = typer.Option("annotations", help="annotations (Something-Else) or grid (tiles, no annotations)."),
+    missing: str = typer.Option("mask", help="Frames without an object's box: mask, or carry its last box."),
+    nodes_per_frame: int = typer.Option(4, help="Object nodes per frame (the paper: 10)."),
+    template: str = typer.Option("{:04d}.jpg", help="Frame file names ({:05d}.jpg or %05d.jpg style)."),
+    start: int = typer.Option(1, help="Index of the first frame file."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Node features of every video of a dataset, once (frozen backbone), into a resumable store."""
+    import torch
+
+    from .video.io import VideoDataError
+    from .video.nodes import NodeConfig
+    from .video.something import ClipSpec
+    from .video.store import extract_store
+
+    if boxes not in ("annotations", "grid"):
+        fail(f"--boxes must be annotations or grid, not {boxes!r}")
+    try:
+        index = extract_store(data, out, NodeConfig(backbone=backbone, weights=str(weights) if weights else None,
+                                                    nodes_per_frame=nodes_per_frame),
+                              ClipSpec(frames, size, boxes, missing, template=template, start=start), seed,
+                              device="cuda" if torch.cuda.is_available() else "cpu", log=console.print)
+    except (ValueError, VideoDataError, FileNotFoundError) as e:
+        fail(str(e))
+    console.print(f"train {len(index['splits']['train'])} / val {len(index['splits']['val'])} / test "
+                  f"{len(index['splits']['test'])} videos -> {out.resolve()}")
+
+
 @video_app.command("search")
 def video_search(
     out: Path = typer.Option(..., help="Run folder; rerun to resume."),
-    data: str = typer.Option("synthetic", help="synthetic, a dataset folder (video synth layout) or a feature file."),
+    data: str = typer.Option("synthetic", help="synthetic, a dataset folder (video synth layout), a feature store "
+                                               "(intergraph video extract) or a feature file."),
+    features: Optional[Path] = typer.Option(None, help="A feature store from `intergraph video extract` (same as "
+                                                       "--data STORE)."),
     videos: int = typer.Option(1100, help="Synthetic: number of videos."),
     ops: str = typer.Option("basic", help="Candidate operations: basic, paper (composites) or a comma list."),
     epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
@@ -610,6 +650,7 @@ def video_search(
     from .train.config import TrainConfig
     from .train.search import SearchConfig
 
+    data = str(features) if features is not None else data
     try:
         run = VideoSearchRun(
             data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed),

@@ -317,6 +317,11 @@ def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_op
         source = base.data.source
         if source == "synthetic":
             features, split = synthetic_features(base.data, out / "features.pt", progress, log)
+        elif Path(source).is_dir() and (Path(source) / "index.json").exists():
+            from .store import load_store
+
+            features = load_store(source)
+            split = features.meta["splits"]
         elif Path(source).is_dir():
             features, split = folder_features(base.data, out / "features.pt", progress, log)
         else:  # a stored feature file with its splits

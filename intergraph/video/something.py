@@ -8,19 +8,29 @@ and read back by the same code as real data:
 
 A per-frame record: {"name": "<video_id>/0001.jpg", "labels": [{"box2d": {"x1","y1","x2","y2"},
 "category", "gt_annotation": "object 0" | "object hand" ..., "standard_category"}], "nr_instances"}.
-Box columns are the sorted ``gt_annotation`` names of the video; frames without a record get masked boxes.
+Box columns are the sorted ``gt_annotation`` names of the video; frames without a record get masked boxes
+(or carry the object's last box).
+
+Real Something-Something data read by the same code: the official label files (V2 ``labels.json``, V1 class
+CSV: one class per line), split lists as ``video_id num_frames label`` text or the official JSON lists
+(``[{"id", "template", ...}]``), and videos as frame folders ``frames/<id>/`` or files ``videos/<id>.webm``
+(mp4, avi, mkv...). Without Something-Else annotations, boxes can be regular grid tiles.
 """
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
+import torch
 
 from .features import LabelledVideo
-from .io import FrameFolder, VideoDataError
+from .io import VIDEO_SUFFIXES, FrameFolder, VideoDataError, open_video
+from .sampling import clip_indices
+from .transforms import ClipTransform
 from .synthetic import CLASSES, SyntheticConfig, render, splits
 
 FRAME = "{:04d}.jpg"
@@ -66,7 +76,16 @@ def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticCon
 
 
 def read_labels(path: str | Path) -> list[str]:
-    """Class names by index from an SSv2-style labels.json ({template: "index"})."""
+    """Class names by index from an SSv2 labels.json ({template: "index"}) or a V1 class CSV (one per line)."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        try:
+            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        except OSError as e:
+            raise VideoDataError(f"{path}: not a labels file ({e})") from None
+        if not names:
+            raise VideoDataError(f"{path}: no classes")
+        return names
     try:
         table = json.loads(Path(path).read_text())
         names = {int(i): c for c, i in table.items()}
@@ -77,8 +96,30 @@ def read_labels(path: str | Path) -> list[str]:
     return [names[i] for i in range(len(names))]
 
 
-def read_split(path: str | Path, n_classes: int) -> list[tuple[str, int, int]]:
-    """(video_id, num_frames, label) per line of a ``video_id num_frames label`` list."""
+def _template_key(template: str) -> str:
+    return template.replace("[", "").replace("]", "").strip()
+
+
+def read_split(path: str | Path, n_classes: int, classes: list[str] | None = None) -> list[tuple[str, int | None, int]]:
+    """(video_id, num_frames, label) per line of a ``video_id num_frames label`` list, or per entry of an official
+    SSv2 JSON list (labels by template through ``classes``; frame counts then come from the videos: None)."""
+    path = Path(path)
+    if path.suffix == ".json":
+        try:
+            entries = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise VideoDataError(f"{path}: unreadable list ({e})") from None
+        index = {_template_key(c): i for i, c in enumerate(classes or [])}
+        out = []
+        for k, e in enumerate(entries):
+            try:
+                vid, template = str(e["id"]), _template_key(e["template"])
+            except (KeyError, TypeError):
+                raise VideoDataError(f"{path}: entry {k} lacks id/template") from None
+            if template not in index:
+                raise VideoDataError(f"{path}: video {vid}: class {e['template']!r} is not in the label file")
+            out.append((vid, None, index[template]))
+        return out
     out = []
     for no, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
@@ -127,22 +168,88 @@ def read_frames(folder: Path, frames: int) -> np.ndarray:
     return FrameFolder(folder, FRAME, 1, frames).read(range(frames))
 
 
-def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]]) -> Iterator[LabelledVideo]:
-    """The videos of one split of a dataset folder in the layout above; a video that cannot be read is
-    skipped and appended to ``skipped`` as (video_id, reason)."""
+def grid_boxes(height: int, width: int, rows: int = 2, cols: int = 2) -> np.ndarray:
+    """(rows * cols, 4) regular tiles covering the frame: boxes for videos without annotations or detector."""
+    ys, xs = np.linspace(0, height, rows + 1), np.linspace(0, width, cols + 1)
+    return np.array([[xs[c], ys[r], xs[c + 1], ys[r + 1]] for r in range(rows) for c in range(cols)], np.float32)
+
+
+@dataclass
+class ClipSpec:
+    """How a dataset video becomes a clip: ``frames`` sampled (the central test clip), the central square
+    resized to ``size``; boxes from the annotations (``missing``: mask | carry) or ``grid`` tiles."""
+
+    frames: int = 8
+    size: int = 112
+    boxes: str = "annotations"  # annotations | grid
+    missing: str = "mask"
+    grid: int = 2
+    template: str = FRAME
+    start: int = 1
+
+
+def _video_source(root: Path, vid: str, frames: int | None, spec: ClipSpec):
+    folder = root / "frames" / vid
+    if folder.is_dir():
+        return open_video(folder, spec.template, spec.start, frames)
+    for suffix in VIDEO_SUFFIXES:
+        if (root / "videos" / f"{vid}{suffix}").exists():
+            return open_video(root / "videos" / f"{vid}{suffix}")
+    raise VideoDataError(f"{root}: no frames/{vid}/ nor videos/{vid}.<{'|'.join(s[1:] for s in VIDEO_SUFFIXES)}>")
+
+
+def split_list(root: Path, split: str) -> Path:
+    for name in (f"{split}.txt", f"{split}.json"):
+        if (root / name).exists():
+            return root / name
+    raise VideoDataError(f"{root}: no split list {split}.txt or {split}.json")
+
+
+def labels_file(root: Path) -> Path:
+    for name in ("labels.json", "labels.csv"):
+        if (root / name).exists():
+            return root / name
+    raise VideoDataError(f"{root}: no labels.json (SSv2) or labels.csv (V1 classes)")
+
+
+def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
+                  clip: ClipSpec | None = None, skip: set[str] = frozenset()) -> Iterator[LabelledVideo]:
+    """The videos of one split of a dataset folder (except the ids in ``skip``); a video that cannot be read
+    is skipped and appended to ``skipped`` as (video_id, reason). Without ``clip``: every frame as stored
+    (the synthetic layout)."""
     root = Path(root)
-    classes = read_labels(root / "labels.json")
-    try:
-        annotations = json.loads((root / "annotations.json").read_text())
-    except (OSError, ValueError) as e:
-        raise VideoDataError(f"{root / 'annotations.json'}: unreadable ({e})") from None
-    for vid, frames, label in read_split(root / f"{split}.txt", len(classes)):
+    classes = read_labels(labels_file(root))
+    annotations = {}
+    if clip is None or clip.boxes == "annotations":
         try:
-            if vid not in annotations:
-                raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
-            boxes, mask = boxes_of(annotations[vid], frames, vid)
-            video = LabelledVideo(vid, read_frames(root / "frames" / vid, frames), boxes, mask, label)
+            annotations = json.loads((root / "annotations.json").read_text())
+        except (OSError, ValueError) as e:
+            raise VideoDataError(f"{root / 'annotations.json'}: unreadable ({e})") from None
+    for vid, frames, label in read_split(split_list(root, split), len(classes), classes):
+        if vid in skip:
+            continue
+        try:
+            if clip is None:
+                if vid not in annotations:
+                    raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
+                boxes, mask = boxes_of(annotations[vid], frames, vid)
+                yield LabelledVideo(vid, read_frames(root / "frames" / vid, frames), boxes, mask, label)
+                continue
+            source = _video_source(root, vid, frames, clip)
+            n = source.num_frames
+            idx = clip_indices(n, clip.frames, 1)[0]
+            pixels = source.read(idx)
+            h, w = pixels.shape[1:3]
+            if clip.boxes == "grid":
+                boxes = np.tile(grid_boxes(h, w, clip.grid, clip.grid), (clip.frames, 1, 1))
+                mask = np.ones(boxes.shape[:2], bool)
+            else:
+                if vid not in annotations:
+                    raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
+                boxes, mask = boxes_of(annotations[vid], n, vid, clip.missing)
+                boxes, mask = boxes[idx], mask[idx]
+            video, boxes, mask, label = ClipTransform(clip.size)(pixels, boxes, mask, label)
+            frames_u8 = (video.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()
+            yield LabelledVideo(vid, frames_u8, boxes, mask, label)
         except VideoDataError as e:
             skipped.append((vid, str(e)))
-            continue
-        yield video

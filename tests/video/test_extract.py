@@ -1,0 +1,78 @@
+"""Feature extraction at scale on real data: the 13 Something-Something V2 clips with Something-Else boxes
+(text and official JSON lists), the 4 generic video files with grid boxes, a corrupt file skipped and
+reported, a resumed extraction, and a search trained on the stored features alone."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from intergraph.cli import app
+from intergraph.video.store import load_store
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def ssv2_folder(data_root, tmp_path_factory):
+    """The shared clips arranged as a user's SSv2 folder: official labels.json, a paper-style train list, an
+    official JSON list for val, frame folders and the Something-Else annotations."""
+    src = data_root / "video"
+    root = tmp_path_factory.mktemp("ssv2")
+    shutil.copy(src / "ssv2" / "something-something-v2-labels.json", root / "labels.json")
+    (root / "frames").symlink_to((src / "something_else" / "frames").resolve())
+    (root / "annotations.json").symlink_to((src / "something_else" / "annotations.json").resolve())
+    rows = list(csv.DictReader(open(src / "something_else" / "labels.csv")))
+    train, val, test = rows[:9], rows[9:11], rows[11:]
+    (root / "train.txt").write_text("".join(f"{r['video_id']} {r['num_frames']} {r['label_idx']}\n" for r in train))
+    (root / "val.json").write_text(json.dumps([{"id": r["video_id"], "template": r["template"].replace(
+        "something", "[something]", 1), "placeholders": []} for r in val]))
+    (root / "test.txt").write_text("".join(f"{r['video_id']} {r['num_frames']} {r['label_idx']}\n" for r in test))
+    return root, rows
+
+
+def test_extract_then_search_on_stored_features(ssv2_folder, tmp_path):
+    root, rows = ssv2_folder
+    store = tmp_path / "store"
+    args = ["video", "extract", "--data", str(root), "--out", str(store), "--frames", "8", "--missing", "carry"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    fs = load_store(store)
+    assert len(fs) == 13 and fs.shape["frames"] == 4 and len(fs.meta["classes"]) == 174  # small3d: stride 2 in time
+    assert [len(fs.meta["splits"][s]) for s in ("train", "val", "test")] == [9, 2, 2]
+    by_id = {r["video_id"]: int(r["label_idx"]) for r in rows}
+    assert all(int(fs.labels[i]) == by_id[v] for i, v in enumerate(fs.ids))
+    assert fs.mask.any(dim=(1, 2)).all()
+    before = {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
+    assert runner.invoke(app, args).exit_code == 0  # resumed: nothing recomputed
+    assert {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()} == before
+    res = runner.invoke(app, ["video", "search", "--features", str(store), "--out", str(tmp_path / "run"),
+                              "--epochs", "1", "--warmup", "0", "--no-baselines", "--width", "16"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "run" / "summary.md").exists()
+    structures = json.loads((tmp_path / "run" / "runs" / "adaptive" / "structures.json").read_text())
+    assert len(structures) == 2  # one derived structure per test clip
+
+
+def test_video_files_with_grid_boxes_and_a_corrupt_file(data_root, tmp_path):
+    clips = data_root / "video" / "clips"
+    root = tmp_path / "ds"
+    (root / "videos").mkdir(parents=True)
+    (root / "labels.csv").write_text("arm wrestling\nflipping pancake\n")
+    for name, vid in (("demo.mp4", "a"), ("test.mp4", "b"), ("test.avi", "c"), ("flipping_a_pancake.mkv", "d")):
+        (root / "videos" / f"{vid}{name[name.index('.'):]}").symlink_to(clips.resolve() / name)
+    (root / "videos" / "e.mp4").write_bytes((clips / "test.mp4").read_bytes()[:2000])
+    (root / "train.txt").write_text("a 0 0\nb 0 0\ne 0 1\n")
+    (root / "val.txt").write_text("c 0 0\n")
+    (root / "test.txt").write_text("d 0 1\n")
+    res = runner.invoke(app, ["video", "extract", "--data", str(root), "--out", str(tmp_path / "store"),
+                              "--boxes", "grid", "--frames", "4"])
+    assert res.exit_code == 0, res.output
+    assert "skipped video e" in res.output and "e.mp4" in res.output
+    fs = load_store(tmp_path / "store")
+    assert fs.ids == ["a", "b", "c", "d"] and fs.mask.all()
+    index = json.loads((tmp_path / "store" / "index.json").read_text())
+    assert [s[0] for s in index["skipped"]] == ["e"]
