@@ -588,7 +588,8 @@ def video_extract(
     weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
     frames: int = typer.Option(8, help="Frames sampled per video (the central clip)."),
     size: int = typer.Option(112, help="Side of the central square crop after resizing."),
-    boxes: str = typer.Option("annotations", help="annotations (Something-Else) or grid (tiles, no annotations)."),
+    boxes: str = typer.Option("annotations", help="annotations (Something-Else), proposals (`video proposals`) or "
+                                                  "grid (tiles, no annotations)."),
     missing: str = typer.Option("mask", help="Frames without an object's box: mask, or carry its last box."),
     nodes_per_frame: int = typer.Option(4, help="Object nodes per frame (the paper: 10)."),
     template: str = typer.Option("{:04d}.jpg", help="Frame file names ({:05d}.jpg or %05d.jpg style)."),
@@ -603,17 +604,48 @@ def video_extract(
     from .video.something import ClipSpec
     from .video.store import extract_store
 
-    if boxes not in ("annotations", "grid"):
-        fail(f"--boxes must be annotations or grid, not {boxes!r}")
+    if boxes not in ("annotations", "proposals", "grid"):
+        fail(f"--boxes must be annotations, proposals or grid, not {boxes!r}")
     try:
         index = extract_store(data, out, NodeConfig(backbone=backbone, weights=str(weights) if weights else None,
                                                     nodes_per_frame=nodes_per_frame),
-                              ClipSpec(frames, size, boxes, missing, template=template, start=start), seed,
+                              ClipSpec(frames, size, boxes, missing, template=template, start=start,
+                                       top=nodes_per_frame), seed,
                               device="cuda" if torch.cuda.is_available() else "cpu", log=console.print)
     except (ValueError, VideoDataError, FileNotFoundError) as e:
         fail(str(e))
     console.print(f"train {len(index['splits']['train'])} / val {len(index['splits']['val'])} / test "
                   f"{len(index['splits']['test'])} videos -> {out.resolve()}")
+
+
+@video_app.command("proposals")
+def video_proposals(
+    data: Path = typer.Option(..., help="Dataset folder (as for `video extract`)."),
+    weights: Optional[Path] = typer.Option(None, help="Detector weights: a torchvision state dict (no download)."),
+    out: Optional[Path] = typer.Option(None, help="Proposals JSON (paper format); default DATA/proposals.json."),
+    detector: str = typer.Option("fasterrcnn_resnet50_fpn", help="torchvision Faster R-CNN variant."),
+    top: int = typer.Option(10, help="Proposals kept per frame (the paper: 10 object nodes)."),
+) -> None:
+    """Region proposals for every frame of every video, once; then `video extract --boxes proposals`."""
+    import torch
+
+    from .video.io import VideoDataError
+    from .video.proposals import load_detector, write_proposals
+    from .video.something import dataset_videos
+
+    out = out or data / "proposals.json"
+    try:
+        model = load_detector(detector, weights, top)
+        if torch.cuda.is_available():
+            model = model.cuda()
+        videos = dataset_videos(data)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeRemainingColumn(), console=err) as bar:
+            task = bar.add_task("proposals", total=len(videos))
+            result = write_proposals(videos, model, out, on_video=lambda: bar.advance(task), log=console.print)
+    except (ValueError, VideoDataError, FileNotFoundError) as e:
+        fail(str(e))
+    console.print(f"proposals of {result['videos']} videos -> {out.resolve()}")
 
 
 @video_app.command("search")

@@ -177,15 +177,18 @@ def grid_boxes(height: int, width: int, rows: int = 2, cols: int = 2) -> np.ndar
 @dataclass
 class ClipSpec:
     """How a dataset video becomes a clip: ``frames`` sampled (the central test clip), the central square
-    resized to ``size``; boxes from the annotations (``missing``: mask | carry) or ``grid`` tiles."""
+    resized to ``size``; boxes from the annotations (``missing``: mask | carry), ``grid`` tiles, or the
+    ``proposals`` file (paper format, ``intergraph video proposals``), its ``top`` boxes per frame."""
 
     frames: int = 8
     size: int = 112
-    boxes: str = "annotations"  # annotations | grid
+    boxes: str = "annotations"  # annotations | grid | proposals
     missing: str = "mask"
     grid: int = 2
     template: str = FRAME
     start: int = 1
+    proposals: str = "proposals.json"  # relative to the dataset folder
+    top: int = 4
 
 
 def _video_source(root: Path, vid: str, frames: int | None, spec: ClipSpec):
@@ -212,6 +215,17 @@ def labels_file(root: Path) -> Path:
     raise VideoDataError(f"{root}: no labels.json (SSv2) or labels.csv (V1 classes)")
 
 
+def dataset_videos(root: str | Path, clip: ClipSpec = ClipSpec()) -> list[tuple[str, Callable]]:
+    """(video id, reader factory) of every video listed in any split of a dataset folder."""
+    root = Path(root)
+    classes = read_labels(labels_file(root))
+    out = []
+    for split in ("train", "val", "test"):
+        for vid, frames, _ in read_split(split_list(root, split), len(classes), classes):
+            out.append((vid, lambda vid=vid, frames=frames: _video_source(root, vid, frames, clip)))
+    return out
+
+
 def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
                   clip: ClipSpec | None = None, skip: set[str] = frozenset()) -> Iterator[LabelledVideo]:
     """The videos of one split of a dataset folder (except the ids in ``skip``); a video that cannot be read
@@ -220,11 +234,12 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
     root = Path(root)
     classes = read_labels(labels_file(root))
     annotations = {}
-    if clip is None or clip.boxes == "annotations":
+    if clip is None or clip.boxes in ("annotations", "proposals"):
+        name = "annotations.json" if clip is None or clip.boxes == "annotations" else clip.proposals
         try:
-            annotations = json.loads((root / "annotations.json").read_text())
+            annotations = json.loads((root / name).read_text())
         except (OSError, ValueError) as e:
-            raise VideoDataError(f"{root / 'annotations.json'}: unreadable ({e})") from None
+            raise VideoDataError(f"{root / name}: unreadable ({e})") from None
     for vid, frames, label in read_split(split_list(root, split), len(classes), classes):
         if vid in skip:
             continue
@@ -243,6 +258,11 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
             if clip.boxes == "grid":
                 boxes = np.tile(grid_boxes(h, w, clip.grid, clip.grid), (clip.frames, 1, 1))
                 mask = np.ones(boxes.shape[:2], bool)
+            elif clip.boxes == "proposals":
+                from .proposals import proposal_boxes
+
+                boxes, mask = proposal_boxes(annotations, vid, n, w, h, clip.top)
+                boxes, mask = boxes[idx], mask[idx]
             else:
                 if vid not in annotations:
                     raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")

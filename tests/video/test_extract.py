@@ -76,3 +76,39 @@ def test_video_files_with_grid_boxes_and_a_corrupt_file(data_root, tmp_path):
     assert fs.ids == ["a", "b", "c", "d"] and fs.mask.all()
     index = json.loads((tmp_path / "store" / "index.json").read_text())
     assert [s[0] for s in index["skipped"]] == ["e"]
+
+
+def test_proposals_with_user_weights_then_extract(data_root, tmp_path):
+    """A randomly initialised torchvision detector stands in for trained weights (none exist offline)."""
+    import torch
+    import torchvision.models.detection as det
+
+    src = data_root / "video" / "something_else" / "frames"
+    root = tmp_path / "ds"
+    (root / "frames").mkdir(parents=True)
+    for vid in ("2", "4", "862"):
+        (root / "frames" / vid).mkdir()
+        for k in range(1, 6):  # five frames each keeps the detector cheap on a CPU
+            shutil.copy(src / vid / f"{k:04d}.jpg", root / "frames" / vid)
+    (root / "labels.csv").write_text("a\nb\n")
+    (root / "train.txt").write_text("2 5 0\n")
+    (root / "val.txt").write_text("4 5 1\n")
+    (root / "test.txt").write_text("862 5 0\n")
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    res = runner.invoke(app, ["video", "proposals", "--data", str(root), "--detector", name])
+    assert res.exit_code == 2 and "no weights" in res.output and "--boxes grid" in res.output
+    torch.manual_seed(0)
+    torch.save(getattr(det, name)(weights=None, weights_backbone=None).state_dict(), tmp_path / "det.pt")
+    res = runner.invoke(app, ["video", "proposals", "--data", str(root), "--detector", name, "--weights",
+                              str(tmp_path / "det.pt"), "--top", "4"])
+    assert res.exit_code == 0, res.output
+    table = json.loads((root / "proposals.json").read_text())
+    assert sorted(table) == ["2", "4", "862"]
+    for frames in table.values():  # the paper's format: per frame, boxes normalised to [0, 1]
+        assert len(frames) == 5 and all(len(f) <= 4 for f in frames)
+        boxes = [b for f in frames for b in f]
+        assert boxes and all(0 <= v <= 1 for b in boxes for v in b) and all(b[0] <= b[2] and b[1] <= b[3] for b in boxes)
+    res = runner.invoke(app, ["video", "extract", "--data", str(root), "--out", str(tmp_path / "store"),
+                              "--boxes", "proposals", "--frames", "4"])
+    assert res.exit_code == 0, res.output
+    assert load_store(tmp_path / "store").mask.any()
