@@ -592,6 +592,7 @@ def video_extract(
                                                   "grid (tiles, no annotations)."),
     missing: str = typer.Option("mask", help="Frames without an object's box: mask, or carry its last box."),
     nodes_per_frame: int = typer.Option(4, help="Object nodes per frame (the paper: 10)."),
+    test_clips: int = typer.Option(1, help="Clips per validation/test video, scores averaged (the paper: 5)."),
     template: str = typer.Option("{:04d}.jpg", help="Frame file names ({:05d}.jpg or %05d.jpg style)."),
     start: int = typer.Option(1, help="Index of the first frame file."),
     seed: int = typer.Option(0),
@@ -610,7 +611,7 @@ def video_extract(
         index = extract_store(data, out, NodeConfig(backbone=backbone, weights=str(weights) if weights else None,
                                                     nodes_per_frame=nodes_per_frame),
                               ClipSpec(frames, size, boxes, missing, template=template, start=start,
-                                       top=nodes_per_frame), seed,
+                                       top=nodes_per_frame, test_clips=test_clips), seed,
                               device="cuda" if torch.cuda.is_available() else "cpu", log=console.print)
     except (ValueError, VideoDataError, FileNotFoundError) as e:
         fail(str(e))
@@ -646,6 +647,18 @@ def video_proposals(
     except (ValueError, VideoDataError, FileNotFoundError) as e:
         fail(str(e))
     console.print(f"proposals of {result['videos']} videos -> {out.resolve()}")
+
+
+@video_app.command("evaluate")
+def video_evaluate(run: Path = typer.Argument(..., help="A `video search` run folder.")) -> None:
+    """Top-1 / top-5 of a search run's adaptive model on its test videos (multi-clip scores averaged)."""
+    from .video.experiment import evaluate_run
+
+    try:
+        r = evaluate_run(run)
+    except (ValueError, FileNotFoundError) as e:
+        fail(str(e))
+    console.print(f"{run}: {r['videos']} test videos, top-1 {r['test/top1']:.4f}, top-5 {r['test/top5']:.4f}")
 
 
 @video_app.command("search")

@@ -198,6 +198,23 @@ def train_run(run: VideoSearchRun, fs: FeatureSet, split: dict[str, list[int]], 
     return model, result
 
 
+def average_clips(logits: np.ndarray, labels: np.ndarray, ids: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per video ("<id>#<clip>"): log of the mean softmax over its clips, its label, its id."""
+    base = [i.split("#")[0] for i in ids]
+    videos = list(dict.fromkeys(base))
+    row = {v: k for k, v in enumerate(videos)}
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    total = np.zeros((len(videos), logits.shape[1]))
+    count = np.zeros(len(videos))
+    lab = np.zeros(len(videos), dtype=labels.dtype)
+    for k, v in enumerate(base):
+        total[row[v]] += p[k]
+        count[row[v]] += 1
+        lab[row[v]] = labels[k]
+    return np.log(total / count[:, None] + 1e-12), lab, videos
+
+
 @torch.no_grad()
 def evaluate(model: InteractionModel, fs: FeatureSet, predictions: Path | None = None) -> dict:
     """Top-1/top-5 on ``fs`` with each video's derived structure; per-class accuracy; optionally each video's
@@ -208,6 +225,9 @@ def evaluate(model: InteractionModel, fs: FeatureSet, predictions: Path | None =
         logits.append(model(graph, derive_structure=model.searchable).logits)
         labels.append(y)
     logits, labels = torch.cat(logits).numpy(), torch.cat(labels).numpy()
+    ids = list(fs.ids)
+    if any("#" in i for i in ids):  # several clips per video: average their class probabilities
+        logits, labels, ids = average_clips(logits, labels, ids)
     task = ClassificationTask()
     out = {"test/" + k: v for k, v in task.metrics({"logits": logits, "labels": labels}).items()}
     pred = logits.argmax(1)
@@ -216,7 +236,7 @@ def evaluate(model: InteractionModel, fs: FeatureSet, predictions: Path | None =
         with open(predictions, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["video", "label", "predicted", "top5"])
-            w.writerows([vid, int(y), int(p), " ".join(map(str, t))] for vid, y, p, t in zip(fs.ids, labels, pred, top5))
+            w.writerows([vid, int(y), int(p), " ".join(map(str, t))] for vid, y, p, t in zip(ids, labels, pred, top5))
     out["test/per_class_top1"] = {int(c): float((pred[labels == c] == c).mean()) for c in np.unique(labels)}
     return out
 
@@ -389,3 +409,33 @@ def write_table(rows: list[dict], analysis: dict, out: Path) -> None:
         lines += ["", f"Distinct derived structures among the test videos: {analysis['distinct_structures']}"]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     (out / "analysis.json").write_text(json.dumps(analysis, indent=1))
+
+
+def evaluate_run(out: str | Path) -> dict:
+    """Top-1/top-5 of a finished search run on its test videos (clip scores averaged when the features hold
+    several clips per video), from its best checkpoint and its stored features."""
+    from ..train.config import load_yaml
+
+    out = Path(out)
+    run_dir = out / "runs" / "adaptive" if (out / "runs" / "adaptive" / "config.yaml").exists() else out
+    if not (run_dir / "config.yaml").exists():
+        raise FileNotFoundError(f"{out}: not a video search run (no config.yaml)")
+    run = load_yaml(VideoSearchRun, run_dir / "config.yaml")
+    source = run.data.source
+    if source != "synthetic" and (Path(source) / "index.json").exists():
+        from .store import load_store
+
+        fs = load_store(source)
+    else:
+        features = out / "features.pt" if (out / "features.pt").exists() else Path(source)
+        fs = FeatureSet.load(features)
+    split = fs.meta.get("splits") or splits(len(fs))
+    classes = list(fs.meta.get("classes") or [str(i) for i in range(int(fs.labels.max()) + 1)])
+    model = build_model(run, fs, len(classes))
+    module = SearchModule(model, ClassificationTask(), run.train, run.search)
+    best = run_dir / "checkpoints" / "best.ckpt"
+    module.load_state_dict(torch.load(best if best.exists() else run_dir / "checkpoints" / "last.ckpt",
+                                      map_location="cpu", weights_only=False)["state_dict"])
+    result = evaluate(model.eval(), fs.subset(split["test"]))
+    result["videos"] = len({i.split("#")[0] for i in (fs.ids[k] for k in split["test"])})
+    return result

@@ -189,6 +189,7 @@ class ClipSpec:
     start: int = 1
     proposals: str = "proposals.json"  # relative to the dataset folder
     top: int = 4
+    test_clips: int = 1  # clips per validation/test video (ids "<id>#<k>"; scores averaged at evaluation)
 
 
 def _video_source(root: Path, vid: str, frames: int | None, spec: ClipSpec):
@@ -241,7 +242,7 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
         except (OSError, ValueError) as e:
             raise VideoDataError(f"{root / name}: unreadable ({e})") from None
     for vid, frames, label in read_split(split_list(root, split), len(classes), classes):
-        if vid in skip:
+        if vid in skip or f"{vid}#0" in skip:
             continue
         try:
             if clip is None:
@@ -252,24 +253,26 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
                 continue
             source = _video_source(root, vid, frames, clip)
             n = source.num_frames
-            idx = clip_indices(n, clip.frames, 1)[0]
-            pixels = source.read(idx)
+            clips = clip.test_clips if split != "train" else 1
+            indices = clip_indices(n, clip.frames, clips)
+            wanted = np.unique(np.concatenate(indices))
+            pixels = source.read(wanted)
             h, w = pixels.shape[1:3]
             if clip.boxes == "grid":
-                boxes = np.tile(grid_boxes(h, w, clip.grid, clip.grid), (clip.frames, 1, 1))
-                mask = np.ones(boxes.shape[:2], bool)
+                all_boxes = np.tile(grid_boxes(h, w, clip.grid, clip.grid), (n, 1, 1))
+                all_mask = np.ones(all_boxes.shape[:2], bool)
             elif clip.boxes == "proposals":
                 from .proposals import proposal_boxes
 
-                boxes, mask = proposal_boxes(annotations, vid, n, w, h, clip.top)
-                boxes, mask = boxes[idx], mask[idx]
+                all_boxes, all_mask = proposal_boxes(annotations, vid, n, w, h, clip.top)
             else:
                 if vid not in annotations:
                     raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
-                boxes, mask = boxes_of(annotations[vid], n, vid, clip.missing)
-                boxes, mask = boxes[idx], mask[idx]
-            video, boxes, mask, label = ClipTransform(clip.size)(pixels, boxes, mask, label)
-            frames_u8 = (video.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()
-            yield LabelledVideo(vid, frames_u8, boxes, mask, label)
+                all_boxes, all_mask = boxes_of(annotations[vid], n, vid, clip.missing)
+            for k, idx in enumerate(indices):
+                video, boxes, mask, y = ClipTransform(clip.size)(pixels[np.searchsorted(wanted, idx)],
+                                                                 all_boxes[idx], all_mask[idx], label)
+                frames_u8 = (video.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()
+                yield LabelledVideo(vid if clips == 1 else f"{vid}#{k}", frames_u8, boxes, mask, y)
         except VideoDataError as e:
             skipped.append((vid, str(e)))

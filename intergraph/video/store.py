@@ -53,8 +53,10 @@ def extract_store(root: str | Path, out: str | Path, nodes: NodeConfig, clip: Cl
                                  "layout": one.layout[0], "mask": one.mask[0], "label": int(one.labels[0])},
                                 out / "videos" / f"{vid}.pt")
                 bar.advance(task, len(fs))
-            bad = {vid for vid, _ in skipped}
-            splits[split] = [v for v in ids if v not in bad and (out / "videos" / f"{v}.pt").exists()]
+            stored = {p.stem for p in (out / "videos").glob("*.pt")}
+            clips = clip.test_clips if split != "train" else 1
+            splits[split] = [c for v in ids for c in ([v] if clips == 1 else [f"{v}#{k}" for k in range(clips)])
+                             if c in stored]
     index = {"format": FORMAT, "config": config, "classes": classes, "splits": splits,
              "skipped": [list(s) for s in skipped]}
     index_path.write_text(json.dumps(index, indent=1))

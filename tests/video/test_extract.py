@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from intergraph.cli import app
@@ -37,14 +38,17 @@ def ssv2_folder(data_root, tmp_path_factory):
 def test_extract_then_search_on_stored_features(ssv2_folder, tmp_path):
     root, rows = ssv2_folder
     store = tmp_path / "store"
-    args = ["video", "extract", "--data", str(root), "--out", str(store), "--frames", "8", "--missing", "carry"]
+    args = ["video", "extract", "--data", str(root), "--out", str(store), "--frames", "8", "--missing", "carry",
+            "--test-clips", "3"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     fs = load_store(store)
-    assert len(fs) == 13 and fs.shape["frames"] == 4 and len(fs.meta["classes"]) == 174  # small3d: stride 2 in time
-    assert [len(fs.meta["splits"][s]) for s in ("train", "val", "test")] == [9, 2, 2]
+    # 9 training clips, 3 clips of each of the 2 val and 2 test videos; small3d halves time (8 -> 4)
+    assert len(fs) == 9 + 12 and fs.shape["frames"] == 4 and len(fs.meta["classes"]) == 174
+    assert [len(fs.meta["splits"][s]) for s in ("train", "val", "test")] == [9, 6, 6]
     by_id = {r["video_id"]: int(r["label_idx"]) for r in rows}
-    assert all(int(fs.labels[i]) == by_id[v] for i, v in enumerate(fs.ids))
+    assert all(int(fs.labels[i]) == by_id[v.split("#")[0]] for i, v in enumerate(fs.ids))
+    assert not torch.equal(fs.objects[9], fs.objects[10])  # clips 0 and 1 of one video differ
     assert fs.mask.any(dim=(1, 2)).all()
     before = {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
     assert runner.invoke(app, args).exit_code == 0  # resumed: nothing recomputed
@@ -54,7 +58,14 @@ def test_extract_then_search_on_stored_features(ssv2_folder, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "run" / "summary.md").exists()
     structures = json.loads((tmp_path / "run" / "runs" / "adaptive" / "structures.json").read_text())
-    assert len(structures) == 2  # one derived structure per test clip
+    assert len(structures) == 6  # one derived structure per test clip
+    predictions = (tmp_path / "run" / "runs" / "adaptive" / "predictions.csv").read_text().splitlines()
+    assert len(predictions) == 1 + 2  # scores averaged over each test video's clips
+    res = runner.invoke(app, ["video", "evaluate", str(tmp_path / "run")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    stored = json.loads((tmp_path / "run" / "runs" / "adaptive" / "metrics.json").read_text())
+    assert "2 test videos" in text and f"top-1 {stored['test/top1']:.4f}, top-5 {stored['test/top5']:.4f}" in text
 
 
 def test_video_files_with_grid_boxes_and_a_corrupt_file(data_root, tmp_path):
