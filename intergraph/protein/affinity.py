@@ -20,7 +20,7 @@ from .compare import kfold
 from .encoders import parameter_count
 from .featurize import featurize
 from .io import atom3d_atoms_to_structure, read_structure
-from .ligand import LigandError, ligand_from_atoms, read_ligand
+from .ligand import ligand_from_atoms, read_ligand
 from .structure import Structure, StructureError
 from .tasks.affinity import AffinityModel, AffinityTask, affinity_encoder, complex_graph
 

@@ -112,7 +112,7 @@ def write_task_table(task: str, rows: list[dict], out: Path) -> Path:
         w.writeheader()
         w.writerows(rows)
     metrics = METRICS[task]
-    lines = [f"| encoder | pool | PLM | seeds | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
+    lines = ["| encoder | pool | PLM | seeds | " + " | ".join(metrics) + " |", "|---" * (4 + len(metrics)) + "|"]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["encoder"], r["pool"], r["plm"]), []).append(r)

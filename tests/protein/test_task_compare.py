@@ -1,7 +1,6 @@
 """The with/without-PLM tables of the docking, QA and affinity tasks: pairing and signs by hand."""
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
 from intergraph.cli import app

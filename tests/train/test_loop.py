@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from intergraph.train.config import TrainConfig, load_yaml, save_yaml
+from intergraph.train.config import load_yaml, save_yaml
 from intergraph.train.metrics import binary_metrics, regression_metrics
 
 from .toy import run

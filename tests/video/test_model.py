@@ -9,7 +9,7 @@ import torch
 
 from intergraph.search.structure import Structure, derive
 from intergraph.train.search import SearchConfig, SearchModule
-from intergraph.video.experiment import build_model, evaluate, train_run
+from intergraph.video.experiment import train_run
 from intergraph.video.model import InteractionModel, VideoModelConfig
 from intergraph.video.task import ClassificationTask
 

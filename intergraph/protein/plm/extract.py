@@ -93,7 +93,8 @@ def embed(
     device = plm.device
     token_budget = token_budget or (16384 if device.type == "cuda" else 1)
     use_half = device.type == "cuda" if half is None else half
-    module = plm.module.half() if use_half else plm.module
+    if use_half:
+        plm.module.half()  # in place
     try:
         k = 0
         # no_grad rather than inference_mode: fair-esm caches rotary tables created here, and inference tensors

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from intergraph.protein.plm.backends import load_plm
 from intergraph.protein.plm.extract import LayerSpec, embed, windows
