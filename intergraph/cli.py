@@ -593,6 +593,8 @@ def video_extract(
     missing: str = typer.Option("mask", help="Frames without an object's box: mask, or carry its last box."),
     nodes_per_frame: int = typer.Option(4, help="Object nodes per frame (the paper: 10)."),
     test_clips: int = typer.Option(1, help="Clips per validation/test video, scores averaged (the paper: 5)."),
+    train_clips: int = typer.Option(0, help="Augmented clips per training video (jittered frames, multi-scale "
+                                            "crop, flip with label swap); 0: the central clip only."),
     template: str = typer.Option("{:04d}.jpg", help="Frame file names ({:05d}.jpg or %05d.jpg style)."),
     start: int = typer.Option(1, help="Index of the first frame file."),
     seed: int = typer.Option(0),
@@ -611,7 +613,8 @@ def video_extract(
         index = extract_store(data, out, NodeConfig(backbone=backbone, weights=str(weights) if weights else None,
                                                     nodes_per_frame=nodes_per_frame),
                               ClipSpec(frames, size, boxes, missing, template=template, start=start,
-                                       top=nodes_per_frame, test_clips=test_clips), seed,
+                                       top=nodes_per_frame, test_clips=test_clips, train_clips=train_clips,
+                                       seed=seed), seed,
                               device="cuda" if torch.cuda.is_available() else "cpu", log=console.print)
     except (ValueError, VideoDataError, FileNotFoundError) as e:
         fail(str(e))

@@ -29,8 +29,8 @@ import torch
 
 from .features import LabelledVideo
 from .io import VIDEO_SUFFIXES, FrameFolder, VideoDataError, open_video
-from .sampling import clip_indices
-from .transforms import ClipTransform
+from .sampling import clip_indices, train_indices
+from .transforms import ClipTransform, flip_pairs
 from .synthetic import CLASSES, SyntheticConfig, render, splits
 
 FRAME = "{:04d}.jpg"
@@ -190,6 +190,10 @@ class ClipSpec:
     proposals: str = "proposals.json"  # relative to the dataset folder
     top: int = 4
     test_clips: int = 1  # clips per validation/test video (ids "<id>#<k>"; scores averaged at evaluation)
+    train_clips: int = 0  # 0: the central clip; k: k augmented clips per training video (jittered sampling,
+    #                       multi-scale crop, flip with the label map found from the class names)
+    flip: str = "swap"
+    seed: int = 0
 
 
 def _video_source(root: Path, vid: str, frames: int | None, spec: ClipSpec):
@@ -241,6 +245,7 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
             annotations = json.loads((root / name).read_text())
         except (OSError, ValueError) as e:
             raise VideoDataError(f"{root / name}: unreadable ({e})") from None
+    pairs = flip_pairs(classes)
     for vid, frames, label in read_split(split_list(root, split), len(classes), classes):
         if vid in skip or f"{vid}#0" in skip:
             continue
@@ -253,8 +258,11 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
                 continue
             source = _video_source(root, vid, frames, clip)
             n = source.num_frames
-            clips = clip.test_clips if split != "train" else 1
-            indices = clip_indices(n, clip.frames, clips)
+            augment = split == "train" and clip.train_clips > 0
+            clips = clip.train_clips if augment else clip.test_clips if split != "train" else 1
+            rng = np.random.default_rng([clip.seed, int.from_bytes(vid.encode()[-8:], "little")])
+            indices = ([train_indices(n, clip.frames, rng) for _ in range(clips)] if augment
+                       else clip_indices(n, clip.frames, clips))
             wanted = np.unique(np.concatenate(indices))
             pixels = source.read(wanted)
             h, w = pixels.shape[1:3]
@@ -269,9 +277,10 @@ def folder_videos(root: str | Path, split: str, skipped: list[tuple[str, str]],
                 if vid not in annotations:
                     raise VideoDataError(f"{root / 'annotations.json'}: no annotation for video {vid}")
                 all_boxes, all_mask = boxes_of(annotations[vid], n, vid, clip.missing)
+            transform = ClipTransform(clip.size, train=augment, flip=clip.flip, flip_pairs=pairs)
             for k, idx in enumerate(indices):
-                video, boxes, mask, y = ClipTransform(clip.size)(pixels[np.searchsorted(wanted, idx)],
-                                                                 all_boxes[idx], all_mask[idx], label)
+                video, boxes, mask, y = transform(pixels[np.searchsorted(wanted, idx)], all_boxes[idx], all_mask[idx],
+                                                  label, rng)
                 frames_u8 = (video.permute(1, 2, 3, 0) * 255).round().to(torch.uint8).numpy()
                 yield LabelledVideo(vid if clips == 1 else f"{vid}#{k}", frames_u8, boxes, mask, y)
         except VideoDataError as e:

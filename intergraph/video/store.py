@@ -54,7 +54,7 @@ def extract_store(root: str | Path, out: str | Path, nodes: NodeConfig, clip: Cl
                                 out / "videos" / f"{vid}.pt")
                 bar.advance(task, len(fs))
             stored = {p.stem for p in (out / "videos").glob("*.pt")}
-            clips = clip.test_clips if split != "train" else 1
+            clips = (clip.train_clips or 1) if split == "train" else clip.test_clips
             splits[split] = [c for v in ids for c in ([v] if clips == 1 else [f"{v}#{k}" for k in range(clips)])
                              if c in stored]
     index = {"format": FORMAT, "config": config, "classes": classes, "splits": splits,

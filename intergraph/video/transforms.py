@@ -24,6 +24,22 @@ def symmetric(pairs: dict[int, int]) -> dict[int, int]:
     return {**pairs, **{b: a for a, b in pairs.items()}}
 
 
+def flip_pairs(classes: list[str]) -> dict[int, int]:
+    """Classes a horizontal flip turns into each other, found by name: swapping the words left and right gives
+    another class (SSv2: exactly 86/87, 93/94, 166/167; V1's label list gets its own pairs the same way)."""
+    import re
+
+    index = {c.strip().lower(): i for i, c in enumerate(classes)}
+    swap = {"left": "right", "right": "left"}
+    out = {}
+    for i, c in enumerate(classes):
+        mirrored = re.sub(r"\b(left|right)\b", lambda m: swap[m.group(1)], c.strip().lower())
+        j = index.get(mirrored)
+        if j is not None and j != i and j not in out:
+            out[i] = j
+    return out
+
+
 @dataclass
 class ClipTransform:
     size: int = 112

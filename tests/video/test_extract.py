@@ -39,16 +39,18 @@ def test_extract_then_search_on_stored_features(ssv2_folder, tmp_path):
     root, rows = ssv2_folder
     store = tmp_path / "store"
     args = ["video", "extract", "--data", str(root), "--out", str(store), "--frames", "8", "--missing", "carry",
-            "--test-clips", "3"]
+            "--test-clips", "3", "--train-clips", "2"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     fs = load_store(store)
-    # 9 training clips, 3 clips of each of the 2 val and 2 test videos; small3d halves time (8 -> 4)
-    assert len(fs) == 9 + 12 and fs.shape["frames"] == 4 and len(fs.meta["classes"]) == 174
-    assert [len(fs.meta["splits"][s]) for s in ("train", "val", "test")] == [9, 6, 6]
+    # 2 augmented clips of each of the 9 training videos, 3 clips of each of the 2 val and 2 test videos;
+    # small3d halves time (8 -> 4)
+    assert len(fs) == 18 + 12 and fs.shape["frames"] == 4 and len(fs.meta["classes"]) == 174
+    assert [len(fs.meta["splits"][s]) for s in ("train", "val", "test")] == [18, 6, 6]
     by_id = {r["video_id"]: int(r["label_idx"]) for r in rows}
-    assert all(int(fs.labels[i]) == by_id[v.split("#")[0]] for i, v in enumerate(fs.ids))
-    assert not torch.equal(fs.objects[9], fs.objects[10])  # clips 0 and 1 of one video differ
+    assert all(int(fs.labels[i]) == by_id[v.split("#")[0]] for i, v in enumerate(fs.ids))  # no flip-pair class
+    assert not torch.equal(fs.objects[0], fs.objects[1])  # two augmented clips of one training video differ
+    assert not torch.equal(fs.objects[18], fs.objects[19])  # clips 0 and 1 of one test video differ
     assert fs.mask.any(dim=(1, 2)).all()
     before = {p.name: p.stat().st_mtime_ns for p in (store / "videos").iterdir()}
     assert runner.invoke(app, args).exit_code == 0  # resumed: nothing recomputed

@@ -199,3 +199,12 @@ def test_whole_path_on_the_real_clips(something_else):
     assert torch.isfinite(loss) and any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
     structures = model.derived_structures(VideoGraph(g.objects.detach(), g.background.detach(), g.layout, g.mask))
     assert len(structures) == 13
+
+
+def test_flip_pairs_found_by_name_are_the_ssv2_list(video_root):
+    from intergraph.video.something import read_labels
+    from intergraph.video.transforms import SSV2_FLIP_PAIRS, flip_pairs
+
+    classes = read_labels(video_root / "ssv2" / "something-something-v2-labels.json")
+    assert flip_pairs(classes) == SSV2_FLIP_PAIRS
+    assert flip_pairs(["Pushing x from left to right", "Pushing x from right to left", "Upright"]) == {0: 1}
