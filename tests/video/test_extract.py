@@ -125,3 +125,15 @@ def test_proposals_with_user_weights_then_extract(data_root, tmp_path):
                               "--boxes", "proposals", "--frames", "4"])
     assert res.exit_code == 0, res.output
     assert load_store(tmp_path / "store").mask.any()
+
+
+def test_synthetic_layout_goes_through_the_same_extraction(tmp_path):
+    from intergraph.video.something import write_synthetic
+    from intergraph.video.synthetic import SyntheticConfig
+
+    root = write_synthetic(tmp_path / "synth", 22, SyntheticConfig(frames=8, size=96))
+    res = runner.invoke(app, ["video", "extract", "--data", str(root), "--out", str(tmp_path / "store"),
+                              "--frames", "8", "--size", "96"])
+    assert res.exit_code == 0, res.output
+    fs = load_store(tmp_path / "store")
+    assert len(fs) == 22 and fs.mask.any(dim=(1, 2)).all()
