@@ -69,8 +69,8 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
     for split, targets in ids.items():
         n = q.test_decoys_per_target if split == "test" else q.decoys_per_target
         extra = split == "test" and (q.baselines or q.docking_run)
-        key = hashlib.sha256(json.dumps([targets, n, q.decoy_seed, extra and q.baselines, extra and q.docking_run,
-                                         "v1"]).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([targets, n, q.decoy_seed, extra and q.baselines, q.docking_run,
+                                         "v2"]).encode()).hexdigest()[:16]
         path = cache / "qa" / f"{split}-{key}.csv"
         if path.exists():
             out[split] = read_decoys(path)
@@ -90,10 +90,28 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
                 folders.append((Path(q.docking_run) / "test_predictions", "intergraph"))
             for folder, source in folders:
                 decoys += folder_decoys(folder, source, recs, ligs, skipped)
+        if q.docking_run and split != "test":
+            decoys += docked_decoys(Path(q.docking_run), structures)
         for name, why in skipped:
             log(f"skipped decoy {name}: {why}")
         write_decoys(decoys, path)
         out[split] = decoys
+    return out
+
+
+def docked_decoys(run: Path, structures: dict) -> list[Decoy]:
+    """One decoy per training/validation target: the docking run's prediction for its bound partners (the model
+    does not depend on the input poses, so the bound files serve as inputs), labelled against the native."""
+    from .decoys import labelled
+    from .dock import load_docking_run
+    from .tasks.docking import docked_pose
+
+    _, model, db5 = load_docking_run(run)
+    out = []
+    for cid, (rec, lig) in structures.items():
+        item = db5[cid]
+        rot, trans = docked_pose(model, item.receptor, item.ligand, cid)
+        out.append(labelled(cid, f"{cid}_intergraph", "intergraph", rot, trans, rec, lig))
     return out
 
 

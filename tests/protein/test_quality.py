@@ -103,9 +103,18 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     from intergraph.protein.quality import QualityConfig, QualityRun, train_quality
     from intergraph.train.config import TrainConfig
 
-    # a docking run's test predictions (here: EquiDock's, under our file names) join the test decoys
+    # a docking run: its predictions join the training/validation decoys (one per target) and, from its
+    # test_predictions folder (here replaced by EquiDock's files under our names), the test decoys
+    from intergraph.protein.dock import DockingRun, train_docking
+
+    dock_cfg = DockingRun(
+        data=DataConfig(train_ids=["1QA9", "2SNI"], val_ids=["1NW9"], test_ids=["7CEI"], cache_dir=str(tmp_path / "c")),
+        model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
+        train=TrainConfig(monitor="val/crmsd_median", mode="min", max_epochs=1, batch_size=2, accelerator="cpu"))
+    train_docking(dock_cfg, tmp_path / "dock_run", progress=False, log=lambda m: None)
     docked = tmp_path / "dock_run" / "test_predictions"
-    docked.mkdir(parents=True)
+    for p in docked.iterdir():
+        p.unlink()
     for c in ("1AVX", "7CEI"):
         shutil.copy(db5_root / "docking_test" / "baselines" / "equidock" / f"{c}_l_b_EQUIDOCK.pdb.gz",
                     docked / f"{c}_l_b_INTERGRAPH.pdb.gz")
@@ -119,6 +128,10 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     result = train_quality(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     # 1ATN is an external (HADDOCK) target: held out of training
     assert result["test_by_source"]["perturbation"]["decoys"] == 6
+    from intergraph.protein.decoys import read_decoys
+
+    train = [d for p in (tmp_path / "cache" / "qa").glob("train-*.csv") for d in read_decoys(p)]
+    assert sorted(d.decoy for d in train if d.source == "intergraph") == ["1QA9_intergraph", "2SNI_intergraph"]
     assert result["test_by_source"]["docking methods"]["decoys"] == 14  # (six baselines + ours) x two targets
     assert -1 <= result["test"]["spearman"] <= 1 and 0 <= result["test"]["top1_dockq"] <= result["test"]["best_dockq"]
     assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
