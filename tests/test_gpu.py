@@ -70,3 +70,37 @@ def test_video_search_model_and_nodes_on_gpu_match_cpu():
         gpu = model.cuda()(g_gpu, derive_structure=True).logits.cpu()
     torch.testing.assert_close(gpu, cpu, atol=1e-3, rtol=1e-3)
     assert [s.cells for s in model.derived_structures(g_gpu)] == [s.cells for s in model.cpu().derived_structures(g_cpu)]
+
+
+def test_docking_quality_and_affinity_models_on_gpu_match_cpu(data_root):
+    """The three protein tasks' models give the CPU's outputs on a GPU (float64 docking: exact superposition)."""
+    from torch_geometric.data import Batch
+
+    from intergraph.protein.encoders import ResidueEncoder
+    from intergraph.protein.featurize import featurize, join_partners
+    from intergraph.protein.io import read_structure
+    from intergraph.protein.ligand import read_ligand
+    from intergraph.protein.db5 import ComplexGraphs
+    from intergraph.protein.tasks.affinity import AffinityModel, affinity_encoder, complex_graph
+    from intergraph.protein.tasks.docking import DockingModel
+    from intergraph.protein.tasks.interface import collate
+    from intergraph.protein.tasks.quality import QualityModel
+
+    g = {r: featurize(read_structure(data_root / "db5" / "structures" / f"7CEI_{r}_b.pdb.gz")) for r in "rl"}
+    torch.manual_seed(0)
+    dock = DockingModel(ResidueEncoder("gvp", out_dim=32, layers=2), keypoints=6).eval()
+    batch = collate([ComplexGraphs("7CEI", g["r"], g["l"])])
+    with torch.no_grad():
+        cpu = dock(batch).ligand_pos
+        gpu = dock.cuda()(batch.to("cuda")).ligand_pos.cpu()
+    torch.testing.assert_close(gpu, cpu, atol=5e-2, rtol=0)  # float32 keypoints of an untrained model
+    qa = QualityModel(ResidueEncoder("egnn", out_dim=16, layers=2)).eval()
+    joined = Batch.from_data_list([join_partners(g["r"], g["l"])])
+    with torch.no_grad():
+        torch.testing.assert_close(qa.cuda()(joined.to("cuda")).cpu(), qa.cpu()(joined.cpu()), atol=1e-4, rtol=1e-4)
+    lba = data_root / "lba_toy" / "complexes" / "1a61"
+    graph = complex_graph(read_structure(lba / "1a61_pocket.pdb.gz"), read_ligand(lba / "1a61_ligand.sdf"))
+    aff = AffinityModel(affinity_encoder("molformer", "none", None, out_dim=16, layers=2)).eval()
+    b = Batch.from_data_list([graph])
+    with torch.no_grad():
+        torch.testing.assert_close(aff.cuda()(b.to("cuda")).cpu(), aff.cpu()(b.cpu()), atol=1e-4, rtol=1e-4)
