@@ -216,11 +216,12 @@ def protein_train(
             cfg = DockingRun(cfg.data, cfg.model, DockingConfig(keypoints, ot_weight, clash_weight), cfg.train)
             result = train_docking(cfg, out, log=console.print)
         elif task == "affinity":
-            from .protein.affinity import AffinityData, AffinityModelConfig, AffinityRun, train_affinity
+            from .protein.affinity import AffinityData, AffinityRun, train_affinity
+            from .protein.experiment import ModelConfig
 
             cfg.train.monitor, cfg.train.mode = "val/rmse", "min"
             run = AffinityRun(AffinityData(source, plm, folds, cache_dir=str(cache)),
-                              AffinityModelConfig(encoder, fusion, layers), cfg.train)
+                              ModelConfig(encoder, fusion, layers, out_dim=64), cfg.train)
             result = train_affinity(run, out, log=console.print)
         elif task == "qa":
             from .protein.quality import QualityConfig, QualityRun, train_quality

@@ -4,7 +4,6 @@ train/val/test splits), and the prediction for one complex from the CLI (average
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,12 +13,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import dataset_path
-from ..train.config import TrainConfig, load_yaml, save_yaml
+from ..train.config import TrainConfig, claim_run_dir, load_yaml, save_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .compare import kfold
 from .encoders import parameter_count
+from .experiment import ModelConfig, load_best
 from .featurize import featurize
-from .io import atom3d_atoms_to_structure, read_structure
+from .io import atom3d_atoms_to_structure, atom3d_entries, read_structure
 from .ligand import ligand_from_atoms, read_ligand
 from .structure import Structure, StructureError
 from .tasks.affinity import AffinityModel, AffinityTask, affinity_encoder, complex_graph
@@ -69,43 +69,31 @@ def read_lba_lmdb(path: str | Path) -> tuple[list[AffinityComplex], list[tuple[s
     """Entries of an Atom3D LBA LMDB data set (``atoms_pocket``, ``atoms_ligand``, ``atoms_protein`` tables,
     ``smiles``, ``scores.neglog_aff``); ligands are rebuilt from their atoms and SMILES. Entries that cannot
     be read are skipped with the reason; a data set that is not LBA at all is refused."""
-    import lmdb
-
     path = Path(path)
-    try:
-        env = lmdb.open(str(path), readonly=True, lock=False, subdir=path.is_dir(), readahead=False)
-    except lmdb.Error as e:
-        raise StructureError(path, f"not an LMDB data set ({e})") from None
     out, skipped = [], []
-    with env, env.begin(write=False) as txn:
-        count = txn.get(b"num_examples")
-        if count is None:
-            raise StructureError(path, "LMDB without num_examples: not an Atom3D data set")
-        for i in range(int(count)):
-            raw = txn.get(str(i).encode())
-            if raw is None:
-                skipped.append((str(i), f"entry missing although num_examples={int(count)}"))
-                continue
-            item = json.loads(gzip.decompress(raw))
-            cid = str(item.get("id", i))
-            lacking = [k for k in ("atoms_pocket", "atoms_ligand", "scores") if k not in item]
-            if lacking:
-                raise StructureError(path, f"entry {i} ({cid}) lacks {', '.join(lacking)}: not an Atom3D LBA "
-                                           f"data set")
-            try:
-                src = f"{path}#{cid}"
-                pocket = atom3d_atoms_to_structure(item["atoms_pocket"], src + ":pocket")
-                table = item["atoms_ligand"]
-                col = {c: k for k, c in enumerate(table["columns"])}
-                rows = table["data"]
-                ligand = ligand_from_atoms([r[col["element"]] for r in rows],
-                                           np.array([[r[col[a]] for a in "xyz"] for r in rows], dtype=float),
-                                           item.get("smiles", ""), src + ":ligand")
-                protein = atom3d_atoms_to_structure(item["atoms_protein"], src + ":protein") \
-                    if "atoms_protein" in item else None
-                out.append(AffinityComplex(cid, pocket, ligand, float(item["scores"]["neglog_aff"]), protein))
-            except (ValueError, KeyError, TypeError) as e:
-                skipped.append((cid, str(e)))
+    for i, item in atom3d_entries(path):
+        if item is None:
+            skipped.append((str(i), "entry missing although num_examples counts it"))
+            continue
+        cid = str(item.get("id", i))
+        lacking = [k for k in ("atoms_pocket", "atoms_ligand", "scores") if k not in item]
+        if lacking:
+            raise StructureError(path, f"entry {i} ({cid}) lacks {', '.join(lacking)}: not an Atom3D LBA "
+                                       f"data set")
+        try:
+            src = f"{path}#{cid}"
+            pocket = atom3d_atoms_to_structure(item["atoms_pocket"], src + ":pocket")
+            table = item["atoms_ligand"]
+            col = {c: k for k, c in enumerate(table["columns"])}
+            rows = table["data"]
+            ligand = ligand_from_atoms([r[col["element"]] for r in rows],
+                                       np.array([[r[col[a]] for a in "xyz"] for r in rows], dtype=float),
+                                       item.get("smiles", ""), src + ":ligand")
+            protein = atom3d_atoms_to_structure(item["atoms_protein"], src + ":protein") \
+                if "atoms_protein" in item else None
+            out.append(AffinityComplex(cid, pocket, ligand, float(item["scores"]["neglog_aff"]), protein))
+        except (ValueError, KeyError, TypeError) as e:
+            skipped.append((cid, str(e)))
     return out, skipped
 
 
@@ -140,18 +128,9 @@ class AffinityData:
 
 
 @dataclass
-class AffinityModelConfig:
-    encoder: str = "gvp"
-    fusion: str = "project"
-    layers: int | None = None
-    out_dim: int = 64
-    dropout: float = 0.1
-
-
-@dataclass
 class AffinityRun:
     data: AffinityData = field(default_factory=AffinityData)
-    model: AffinityModelConfig = field(default_factory=AffinityModelConfig)
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(out_dim=64))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="val/rmse", mode="min"))
 
 
@@ -231,7 +210,6 @@ def train_fold(cfg: AffinityRun, graphs: dict[str, list], run_dir: Path, progres
     val = DataLoader(graphs["val"], batch_size=cfg.train.batch_size, collate_fn=_collate)
     module = TaskModule(model, task, cfg.train)
     trainer = fit(module, train, val, run_dir, progress)
-    from .experiment import load_best
 
     model = load_best(module.model, run_dir).cpu()
     results = {"parameters": parameter_count(model), "epochs": trainer.current_epoch,
@@ -247,11 +225,7 @@ def train_fold(cfg: AffinityRun, graphs: dict[str, list], run_dir: Path, progres
 def train_affinity(cfg: AffinityRun, out: str | Path, progress: bool = True, log=print) -> dict:
     """k-fold cross-validation (or the source's own splits): one run folder per fold, then the summary
     (mean ± std over folds, pooled test predictions), ``predictions.csv`` and ``scatter.png``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "config.yaml").exists() and load_yaml(AffinityRun, out / "config.yaml") != cfg:
-        raise ValueError(f"{out} holds a run with another config; choose another --out or delete it")
-    save_yaml(cfg, out / "config.yaml")
+    out = claim_run_dir(cfg, out)
     complexes, skipped = load_complexes(cfg.data.source)
     for cid, why in skipped:
         log(f"skipped {cid}: {why}")
@@ -309,7 +283,6 @@ def _scatter(pred, summary, path: Path, title: str) -> None:
 
 def predict_affinity(run: str | Path, pocket: str | Path, ligand: str | Path, protein: str | Path | None = None) -> dict:
     """pK of one complex: one fold's model, or the mean over every fold of a cross-validation run."""
-    from .experiment import load_best
 
     run = Path(run)
     folds = sorted(run.glob("fold*/checkpoints/best.ckpt")) or ([run / "checkpoints" / "best.ckpt"]

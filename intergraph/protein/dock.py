@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import dataset_path
-from ..train.config import TrainConfig, load_yaml, save_yaml
+from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5
 from .docking_metrics import score_folder, summarize
@@ -110,12 +110,7 @@ def evaluate_protocol(model: DockingModel, db5: DB5, ids: list[str], out_dir: Pa
 
 def train_docking(cfg: DockingRun, run_dir: str | Path, progress: bool = True, log=print) -> dict:
     """Train (or resume) a docking model; returns validation and EquiDock-protocol test summaries."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.exists() and load_yaml(DockingRun, cfg_path) != cfg:
-        raise ValueError(f"{run_dir} holds a run with another config; choose another --out or delete it")
-    save_yaml(cfg, cfg_path)
+    run_dir = claim_run_dir(cfg, run_dir)
     db5, source = _db5(cfg)
     ids = split_ids(cfg, db5)
     model = build_docking_model(cfg, plm_dim(source))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from ..train.config import TrainConfig, load_yaml, save_yaml
+from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5, PLMSource
 from .encoders import ResidueEncoder, parameter_count
@@ -153,12 +153,7 @@ def load_run(run_dir: str | Path):
 
 def train_interface(cfg: InterfaceRun, run_dir: str | Path, progress: bool = True, log=print) -> dict:
     """Train (or resume) one interface model; returns test metrics of the best checkpoint."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.exists() and load_yaml(InterfaceRun, cfg_path) != cfg:
-        raise ValueError(f"{run_dir} holds a run with another config; choose another --out or delete it")
-    save_yaml(cfg, cfg_path)
+    run_dir = claim_run_dir(cfg, run_dir)
     data, source = datasets(cfg, run_dir)
     dim = plm_dim(source)
     model = build_model(cfg, dim)

@@ -264,13 +264,11 @@ def parse_mmcif(text: str, path: str | Path = "<string>") -> Structure:
 
 
 # --------------------------------------------------------------------------------------------- Atom3D
-def read_atom3d_lmdb(path: str | Path) -> Iterator[tuple[str, Structure, dict]]:
-    """Yield (id, structure, entry) for each entry of an Atom3D LMDB data set.
+def atom3d_entries(path: str | Path) -> Iterator[tuple[int, dict | None]]:
+    """(index, entry) of every entry of an Atom3D LMDB data set, ``None`` for an index the database lacks.
 
     The database is opened read-only and without a lock file, so read-only folders work. Values are
-    gzip-compressed JSON (Atom3D's ``json`` serialization); the ``atoms`` table in pandas "split" layout
-    is read without pandas. ``entry`` holds the remaining fields (label, types, file_path, ...).
-    """
+    gzip-compressed JSON (Atom3D's ``json`` serialization)."""
     import lmdb
 
     path = Path(path)
@@ -288,18 +286,28 @@ def read_atom3d_lmdb(path: str | Path) -> Iterator[tuple[str, Structure, dict]]:
         for i in range(int(count)):
             raw = txn.get(str(i).encode())
             if raw is None:
-                raise StructureError(path, f"entry {i} missing although num_examples={int(count)}")
+                yield i, None
+                continue
             try:
-                item = json.loads(gzip.decompress(raw))
+                yield i, json.loads(gzip.decompress(raw))
             except (OSError, EOFError, json.JSONDecodeError) as e:
                 raise StructureError(path, f"entry {i}: not gzip-compressed JSON ({e})") from None
-            item_id = str(item.get("id", i))
-            atoms_key = "atoms" if "atoms" in item else next((k for k in item if k.startswith("atoms")), None)
-            if atoms_key is None:
-                raise StructureError(path, f"entry {i} ({item_id}) has no atoms table")
-            structure = atom3d_atoms_to_structure(item[atoms_key], f"{path}#{item_id}")
-            rest = {k: v for k, v in item.items() if k != atoms_key}
-            yield item_id, structure, rest
+
+
+def read_atom3d_lmdb(path: str | Path) -> Iterator[tuple[str, Structure, dict]]:
+    """Yield (id, structure, entry) for each entry of an Atom3D LMDB data set; the ``atoms`` table in pandas
+    "split" layout is read without pandas, ``entry`` holds the remaining fields (label, types, file_path...)."""
+    path = Path(path)
+    for i, item in atom3d_entries(path):
+        if item is None:
+            raise StructureError(path, f"entry {i} is missing although num_examples counts it")
+        item_id = str(item.get("id", i))
+        atoms_key = "atoms" if "atoms" in item else next((k for k in item if k.startswith("atoms")), None)
+        if atoms_key is None:
+            raise StructureError(path, f"entry {i} ({item_id}) has no atoms table")
+        structure = atom3d_atoms_to_structure(item[atoms_key], f"{path}#{item_id}")
+        rest = {k: v for k, v in item.items() if k != atoms_key}
+        yield item_id, structure, rest
 
 
 def atom3d_atoms_to_structure(table: dict, source: str) -> Structure:

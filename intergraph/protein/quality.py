@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data import dataset_path
-from ..train.config import TrainConfig, load_yaml, save_yaml
+from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5
 from .decoys import Decoy, external_decoys, folder_decoys, perturbation_decoys, read_decoys, write_decoys
@@ -186,12 +186,7 @@ def _attach_by_sequence(cfg, db5, graphs, store_cls) -> None:
 
 def train_quality(cfg: QualityRun, run_dir: str | Path, progress: bool = True, log=print) -> dict:
     """Train (or resume) a quality-assessment model; returns val/test/external metrics of the best checkpoint."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.exists() and load_yaml(QualityRun, cfg_path) != cfg:
-        raise ValueError(f"{run_dir} holds a run with another config; choose another --out or delete it")
-    save_yaml(cfg, cfg_path)
+    run_dir = claim_run_dir(cfg, run_dir)
     cache = Path(cfg.data.cache_dir)
     source = plm_source(cfg.data, cache)
     db5 = DB5(form="b", config=GraphConfig(), cache_dir=cache, plm=source)

@@ -46,10 +46,10 @@ def _run(task: str, data: DataConfig, model: ModelConfig, train: TrainConfig, ru
         from .quality import QualityRun, train_quality
 
         return train_quality(QualityRun(data, model, train=train), run_dir, log=log)
-    from .affinity import AffinityData, AffinityModelConfig, AffinityRun, train_affinity
+    from .affinity import AffinityData, AffinityRun, train_affinity
 
     return train_affinity(AffinityRun(AffinityData(plm=data.plm, cache_dir=data.cache_dir),
-                                      AffinityModelConfig(model.encoder, model.fusion, model.layers), train), run_dir,
+                                      ModelConfig(model.encoder, model.fusion, model.layers, out_dim=64), train), run_dir,
                           log=log)
 
 

@@ -59,4 +59,16 @@ def load_yaml(cls, path: str | Path):
     return from_dict(cls, yaml.safe_load(Path(path).read_text()) or {})
 
 
-__all__ = ["TrainConfig", "dataclasses", "from_dict", "load_yaml", "save_yaml", "to_dict"]
+def claim_run_dir(cfg, run_dir: str | Path) -> Path:
+    """Create ``run_dir`` for ``cfg`` (saved as config.yaml), or accept it when it holds the same config (a
+    resume); a folder holding another config is refused rather than mixed."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "config.yaml"
+    if path.exists() and load_yaml(type(cfg), path) != cfg:
+        raise ValueError(f"{run_dir} holds a run with another config; choose another --out or delete it")
+    save_yaml(cfg, path)
+    return run_dir
+
+
+__all__ = ["TrainConfig", "claim_run_dir", "dataclasses", "from_dict", "load_yaml", "save_yaml", "to_dict"]
