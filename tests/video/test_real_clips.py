@@ -32,6 +32,9 @@ def test_video_files_decode(video_root, name):
     assert v.num_frames == n
     frames = v.read([0, n // 2, n - 1])
     assert frames.shape == (3, h, w, 3) and frames.dtype == np.uint8 and frames.std() > 5
+    assert v._frames is None  # nothing kept unless asked
+    v.cache_frames()
+    np.testing.assert_array_equal(v.read([0, n // 2, n - 1]), frames)
 
 
 def test_bad_video_files_get_clear_errors(video_root, tmp_path):
@@ -65,6 +68,20 @@ def test_frame_folders_templates_and_missing_frames(video_root, tmp_path):
     (other / "00003.jpg").write_text("broken")
     with pytest.raises(VideoDataError, match="00003.jpg: unreadable frame"):
         FrameFolder(other, "%05d.jpg", start=0, num_frames=5).read([3])
+
+
+def test_official_json_lists_and_unknown_classes(video_root, tmp_path):
+    from intergraph.video.something import read_labels, read_split
+
+    classes = read_labels(video_root / "ssv2" / "something-something-v2-labels.json")
+    (tmp_path / "val.json").write_text(json.dumps([
+        {"id": "3201", "template": "Pushing [something] from left to right", "placeholders": ["a cup"]}]))
+    assert read_split(tmp_path / "val.json", len(classes), classes) == [("3201", None, 93)]
+    (tmp_path / "bad.json").write_text(json.dumps([{"id": "7", "template": "Juggling [something]"}]))
+    with pytest.raises(VideoDataError, match="video 7: class 'Juggling \\[something\\]' is not in the label file"):
+        read_split(tmp_path / "bad.json", len(classes), classes)
+    (tmp_path / "v1.csv").write_text("Holding something\nTurning something upside down\n")
+    assert read_labels(tmp_path / "v1.csv") == ["Holding something", "Turning something upside down"]
 
 
 def test_sampling():
