@@ -157,7 +157,7 @@ def test_training_reduces_the_error_on_one_complex(complex_7cei):
     batch = collate([pairs[0]])
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     before = task.metrics(task.predictions(model(batch), batch))["crmsd_median"]
-    for _ in range(40):
+    for _ in range(80):  # the trajectory depends on the thread count; 80 steps reach < 0.4x with 1 or 2 threads
         opt.zero_grad()
         task.loss(model(batch), batch).backward()
         opt.step()
