@@ -16,7 +16,7 @@ from ..data import dataset_path
 from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5
-from .docking_metrics import score_folder, summarize
+from .docking_metrics import score_folder, structure_file, summarize
 from .encoders import parameter_count
 from .experiment import DataConfig, ModelConfig, build_encoder, load_best, plm_dim, plm_source
 from .featurize import GraphConfig, featurize
@@ -70,13 +70,6 @@ def protocol_root() -> Path:
     return dataset_path("db5") / "docking_test"
 
 
-def _find(folder: Path, stem: str) -> Path:
-    for suffix in (".pdb.gz", ".pdb"):
-        if (folder / (stem + suffix)).exists():
-            return folder / (stem + suffix)
-    raise FileNotFoundError(f"{folder}: no {stem}.pdb[.gz]")
-
-
 def complex_pdb(receptor: Structure, ligand: Structure) -> str:
     """Receptor, then ligand, as one PDB text (the caller makes chain ids distinct)."""
     return structure_to_pdb(receptor).removesuffix("END\n") + "TER\n" + structure_to_pdb(ligand)
@@ -88,7 +81,7 @@ def evaluate_protocol(model: DockingModel, db5: DB5, ids: list[str], out_dir: Pa
     root = protocol_root()
     out_dir.mkdir(parents=True, exist_ok=True)
     for cid in ids:
-        s = {role: read_structure(_find(root / "random_transformed", f"{cid}_{role}_b")) for role in "rl"}
+        s = {role: read_structure(structure_file(root / "random_transformed", f"{cid}_{role}_b")) for role in "rl"}
         graphs = {role: featurize(s[role], db5.config, name=f"{cid}_{role}") for role in "rl"}
         if db5.plm is not None:
             for role in "rl":

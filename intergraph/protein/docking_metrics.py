@@ -202,11 +202,19 @@ def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Str
             "native_contacts": int(contacts.sum())}
 
 
-def _find(folder: Path, stem: str) -> Path | None:
+def find_structure(folder: Path, stem: str) -> Path | None:
     for suffix in (".pdb.gz", ".pdb"):
         if (folder / (stem + suffix)).exists():
             return folder / (stem + suffix)
     return None
+
+
+def structure_file(folder: Path, stem: str) -> Path:
+    """``folder/stem.pdb.gz`` or ``.pdb``; a clear error when neither exists."""
+    path = find_structure(folder, stem)
+    if path is None:
+        raise FileNotFoundError(f"{folder}: no {stem}.pdb[.gz]")
+    return path
 
 
 def score_folder(predictions: str | Path, truth: str | Path, on_item=None) -> tuple[list[dict], list[tuple[str, str]]]:
@@ -221,7 +229,7 @@ def score_folder(predictions: str | Path, truth: str | Path, on_item=None) -> tu
     for lig in ligands:
         cid = lig.name.split("_l_b")[0]
         try:
-            true_l, true_r = _find(truth, f"{cid}_l_b_COMPLEX"), _find(truth, f"{cid}_r_b_COMPLEX")
+            true_l, true_r = find_structure(truth, f"{cid}_l_b_COMPLEX"), find_structure(truth, f"{cid}_r_b_COMPLEX")
             if true_l is None or true_r is None:
                 raise ValueError(f"no ground truth {cid}_{{l,r}}_b_COMPLEX.pdb[.gz] in {truth}")
             rec = lig.with_name(lig.name.replace("_l_b", "_r_b", 1))
