@@ -240,3 +240,76 @@ def test_dock_cli_refuses_shared_chain_ids_unless_asked(docking_run, db5_root, t
     assert res.exit_code == 0, res.output
     chains = [c.id for c in read_structure(tmp_path / "x.pdb").chains()]
     assert len(chains) == len(set(chains)) == 2 * len(read_structure(rec).chains())
+
+
+@pytest.fixture(scope="module")
+def plm_docking_run(db5_root, tmp_path_factory):
+    """A docking run whose PLM is a store path holding our own PLM's embeddings of the SMALL complexes only."""
+    from intergraph.protein.dock import DockingRun, train_docking
+    from intergraph.protein.experiment import DataConfig, ModelConfig
+    from intergraph.protein.plm.backends import load_plm
+    from intergraph.protein.plm.extract import LayerSpec
+    from intergraph.protein.plm.pipeline import JobReport, embed_to_store, sequences_from_structures
+    from intergraph.protein.plm.registry import DEFAULT_PLM
+    from intergraph.protein.plm.store import EmbeddingStore
+    from intergraph.train.config import TrainConfig
+
+    tmp = tmp_path_factory.mktemp("dock_plm")
+    plm = load_plm(DEFAULT_PLM)
+    ids = sorted({i for v in SMALL.values() for i in v})
+    files = [db5_root / "structures" / f"{i}_{r}_b.pdb.gz" for i in ids for r in "rl"]
+    with EmbeddingStore(tmp / "store") as store:
+        embed_to_store(plm, sequences_from_structures(files, JobReport()), store, LayerSpec())
+    cfg = DockingRun(
+        data=DataConfig(plm=str(tmp / "store"), plm_model=plm.id, plm_layers=LayerSpec().key(plm.num_layers),
+                        train_ids=SMALL["train"], val_ids=SMALL["val"], test_ids=SMALL["test"],
+                        cache_dir=str(tmp / "cache")),
+        model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
+        train=TrainConfig(monitor="val/crmsd_median", mode="min", max_epochs=1, batch_size=2, lr=1e-3,
+                          accelerator="cpu"))
+    train_docking(cfg, tmp / "run", progress=False, log=lambda m: None)
+    return tmp / "run"
+
+
+def test_dock_cli_with_a_plm_run_looks_up_embeddings_by_sequence(plm_docking_run, db5_root, tmp_path):
+    inputs = db5_root / "docking_test" / "random_transformed"
+    out = tmp_path / "docked.pdb"
+    res = runner.invoke(app, ["protein", "dock", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"), "--ligand",
+                              str(inputs / "7CEI_l_b.pdb.gz"), "--model", str(plm_docking_run), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    protocol = read_structure(plm_docking_run / "test_predictions" / "7CEI_l_b_INTERGRAPH.pdb")
+    np.testing.assert_allclose(ca_coords(protocol), ca_coords(read_structure(out))[-len(ca_coords(protocol)):],
+                               atol=2e-3)
+    # a chain the store has never seen: one clear error saying what to run
+    res = runner.invoke(app, ["protein", "dock", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"), "--ligand",
+                              str(db5_root / "structures" / "1AK4_l_b.pdb.gz"), "--model", str(plm_docking_run),
+                              "--out", str(tmp_path / "x.pdb")])
+    assert res.exit_code == 2 and "intergraph plm embed" in res.output, res.output
+    assert not (tmp_path / "x.pdb").exists()
+
+
+def test_own_plm_runs_embed_unseen_chains_on_the_fly(db5_root, tmp_path):
+    """``default`` runs embed the chains of arbitrary input files with the packaged PLM before docking them."""
+    from types import SimpleNamespace
+
+    from intergraph.protein.db5 import DB5, PLMSource
+    from intergraph.protein.dock import _attach_plm_to_files
+    from intergraph.protein.plm.backends import load_plm
+    from intergraph.protein.plm.extract import LayerSpec, embed
+    from intergraph.protein.plm.registry import DEFAULT_PLM
+    from intergraph.protein.plm.store import EmbeddingStore
+
+    plm = load_plm(DEFAULT_PLM)
+    layers = LayerSpec().key(plm.num_layers)
+    EmbeddingStore(tmp_path / "store").close()  # a trained run's store exists; these chains are not in it
+    db5 = DB5(plm=PLMSource(tmp_path / "store", plm.id, layers))
+    cfg = SimpleNamespace(data=SimpleNamespace(plm="default"))
+    files = [db5_root / "structures" / f"1AK4_{r}_b.pdb.gz" for r in "rl"]
+    graphs = {r: featurize(read_structure(f), db5.config, name=str(f)) for r, f in zip("rl", files)}
+    _attach_plm_to_files(cfg, db5, graphs, files)
+    for g in graphs.values():
+        assert g.plm.shape == (g.num_nodes, plm.embed_dim) and bool(g.plm_mask.all())
+    seq = graphs["l"].chain_sequences[0]
+    (batch,) = list(embed(plm, [seq]))
+    rows = (graphs["l"].chain == 0).nonzero().flatten()
+    np.testing.assert_allclose(graphs["l"].plm[rows].numpy(), batch[0][1], rtol=1e-3, atol=1e-3)  # stored as float16
