@@ -194,6 +194,8 @@ def protein_train(
     ot_weight: float = typer.Option(1.0, help="Docking: weight of the keypoint/pocket optimal-transport loss."),
     clash_weight: float = typer.Option(0.0, help="Docking: weight of the intersection (clash) loss."),
     decoys_per_target: int = typer.Option(6, help="QA: rigid perturbation decoys per training/validation target."),
+    surface_decoys: int = typer.Option(4, help="QA: random surface-contact (wrong-site) poses per training/validation "
+                                               "target."),
     docking_run: Optional[Path] = typer.Option(None, help="QA: add this docking run's test predictions as decoys."),
     source: str = typer.Option("lba_toy", help="Affinity: lba_toy, a folder in its layout, or Atom3D LBA LMDB(s)."),
     folds: int = typer.Option(5, help="Affinity: cross-validation folds (when the source has no splits)."),
@@ -227,7 +229,8 @@ def protein_train(
             from .protein.quality import QualityConfig, QualityRun, train_quality
 
             cfg.train.monitor, cfg.train.mode = "val/spearman", "max"
-            quality = QualityConfig(decoys_per_target=decoys_per_target, docking_run=str(docking_run or ""))
+            quality = QualityConfig(decoys_per_target=decoys_per_target, surface_per_target=surface_decoys,
+                                    docking_run=str(docking_run or ""))
             result = train_quality(QualityRun(cfg.data, cfg.model, quality, cfg.train), out, log=console.print)
         else:
             result = train_interface(cfg, out, log=console.print)

@@ -17,7 +17,8 @@ from ..data import dataset_path
 from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5
-from .decoys import Decoy, external_decoys, folder_decoys, perturbation_decoys, read_decoys, write_decoys
+from .decoys import (Decoy, external_decoys, folder_decoys, perturbation_decoys, read_decoys, surface_decoys,
+                     write_decoys)
 from .encoders import parameter_count
 from .experiment import DataConfig, ModelConfig, build_encoder, load_best, plm_dim, plm_source
 from .featurize import GraphConfig, featurize
@@ -31,6 +32,7 @@ BASELINES = ("equidock", "equidock_no_clashes", "hdock", "attract", "cluspro", "
 @dataclass
 class QualityConfig:
     decoys_per_target: int = 6        # rigid perturbations per training / validation target
+    surface_per_target: int = 4       # random surface-contact poses per training / validation target
     test_decoys_per_target: int = 10  # per test target, besides the baselines
     baselines: bool = True            # EquiDock's six baselines of the test targets join the test set
     docking_run: str = ""             # a docking run whose test predictions join the test set
@@ -68,9 +70,10 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
     out = {}
     for split, targets in ids.items():
         n = q.test_decoys_per_target if split == "test" else q.decoys_per_target
+        n_surface = 0 if split == "test" else q.surface_per_target  # the test set keeps its composition
         extra = split == "test" and (q.baselines or q.docking_run)
         key = hashlib.sha256(json.dumps([targets, n, q.decoy_seed, extra and q.baselines, q.docking_run,
-                                         "v2"]).encode()).hexdigest()[:16]
+                                         "v2"] + ([n_surface] if n_surface else [])).encode()).hexdigest()[:16]
         path = cache / "qa" / f"{split}-{key}.csv"
         if path.exists():
             out[split] = read_decoys(path)
@@ -79,6 +82,7 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
         decoys = []
         for k, (cid, (rec, lig)) in enumerate(structures.items()):
             decoys += perturbation_decoys(cid, rec, lig, n, seed=q.decoy_seed)
+            decoys += surface_decoys(cid, rec, lig, n_surface, seed=q.decoy_seed)
             if (k + 1) % 25 == 0:
                 log(f"{split}: decoys of {k + 1}/{len(targets)} targets")
         skipped: list[tuple[str, str]] = []

@@ -102,6 +102,7 @@ def run_task_comparison(task: str, base: ModelConfig, train: TrainConfig, encode
                         log(f"{task} / {encoder} / PLM {plm} / pool {pool} / seed {seed}: " +
                             ", ".join(f"{k} {row[k]:.3f}" for k in METRICS[task]))
     write_task_table(task, rows, out)
+    plot_task(task, rows, out / "figure.png")
     return rows
 
 
@@ -138,14 +139,82 @@ def write_task_table(task: str, rows: list[dict], out: Path) -> Path:
     return path
 
 
+def _read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def plot_task(task: str, rows: list[dict], path: Path) -> Path:
+    """docking: CRMSD and IRMSD distributions (CDF) per pool, EquiDock's shipped predictions on the same
+    complexes included; qa: predicted vs true DockQ of the test decoys per run; affinity: predicted vs measured
+    pK (pooled folds) per run. The first seed of each arm is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    first = {}
+    for r in rows:
+        first.setdefault((r["encoder"], r["pool"], r["plm"]), r)
+    pools = list(dict.fromkeys(r["pool"] for r in rows))
+    if task == "docking":
+        fig, axes = plt.subplots(len(pools), 2, figsize=(10, 3.6 * len(pools)), squeeze=False)
+        reference = _equidock_scores()
+        for i, pool in enumerate(pools):
+            runs = [r for k, r in first.items() if k[1] == pool]
+            ids = []
+            for r in runs:
+                scores = _read_csv(Path(r["run"]) / "test_scores.csv")
+                ids = [s["complex"] for s in scores]
+                for j, m in enumerate(("crmsd", "irmsd")):
+                    _cdf(axes[i, j], [float(s[m]) for s in scores], f"{r['encoder']} + PLM {r['plm']}")
+            for j, m in enumerate(("crmsd", "irmsd")):
+                _cdf(axes[i, j], [reference[c][m] for c in ids if c in reference], "EquiDock (shipped)", "k--")
+                axes[i, j].set(xlabel=f"{m.upper()} (Å)", ylabel="fraction of test complexes",
+                               title=f"pool {pool}: {len(ids)} test complexes")
+                axes[i, j].legend(fontsize=8)
+    else:
+        keys = list(first)
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.8 * len(keys), 3.8), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            run = Path(first[key]["run"])
+            if task == "qa":
+                pts = _read_csv(run / "predictions_test.csv")
+                x, y, what = [float(p["dockq"]) for p in pts], [float(p["pred_dockq"]) for p in pts], "DockQ"
+            else:
+                pts = _read_csv(run / "predictions.csv")
+                x, y, what = [float(p["pK"]) for p in pts], [float(p["predicted"]) for p in pts], "pK"
+            ax.scatter(x, y, s=8, alpha=0.6)
+            lo, hi = min(x + y), max(x + y)
+            ax.plot([lo, hi], [lo, hi], "k:", lw=1)
+            ax.set(xlabel=f"true {what}", ylabel=f"predicted {what}",
+                   title=f"{key[0]} + PLM {key[2]}\n(pool {key[1]}, {len(x)} points)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _cdf(ax, values: list[float], label: str, style: str = "-") -> None:
+    v = np.sort(values)
+    ax.step(v, np.arange(1, len(v) + 1) / max(len(v), 1), style, where="post",
+            label=f"{label} (median {np.median(v):.2f})" if len(v) else label)
+
+
+def _equidock_scores() -> dict[str, dict]:
+    from ..data import dataset_path
+    from .docking_metrics import score_folder
+
+    root = dataset_path("db5") / "docking_test"
+    return {r["complex"]: r for r in score_folder(root / "baselines" / "equidock", root / "complexes")[0]}
+
+
 def baseline_lines(rows: list[dict]) -> list[str]:
     """EquiDock's shipped predictions scored on the same test complexes as each pool (the published medians,
     14.14 / 11.97 Å, are over all 25)."""
-    from ..data import dataset_path
-    from .docking_metrics import score_folder, summarize
+    from .docking_metrics import summarize
 
-    root = dataset_path("db5") / "docking_test"
-    scored = {r["complex"]: r for r in score_folder(root / "baselines" / "equidock", root / "complexes")[0]}
+    scored = _equidock_scores()
     out = ["| reference on the same test complexes | pool | complexes | crmsd_median | irmsd_median | dockq_median |",
            "|---|---|---|---|---|---|"]
     for pool in dict.fromkeys(r["pool"] for r in rows):

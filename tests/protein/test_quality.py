@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
-from intergraph.protein.decoys import folder_decoys, perturbation_decoys, read_decoys, write_decoys
+from intergraph.protein.decoys import folder_decoys, perturbation_decoys, read_decoys, surface_decoys, write_decoys
 from intergraph.protein.docking_metrics import ca_coords, score_folder
 from intergraph.protein.encoders import ResidueEncoder
 from intergraph.protein.featurize import featurize, join_partners, moved
@@ -72,6 +72,22 @@ def test_perturbation_decoys_are_seeded_labelled_and_clash_free(partners, tmp_pa
     assert [d.row() for d in read_decoys(tmp_path / "d.csv")] == [d.row() for d in a]
     native = perturbation_decoys("7CEI", partners["r"], partners["l"], 1, max_angle=0.0, max_shift=0.0)[0]
     assert native.labels["dockq"] == pytest.approx(1.0) and native.labels["irmsd"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_surface_decoys_touch_the_receptor_without_clashing(partners):
+    a = surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=1)
+    assert [d.row() for d in a] == [d.row() for d in surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=1)]
+    assert [d.row() for d in a] != [d.row() for d in surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=2)]
+    rec, lig = ca_coords(partners["r"]), ca_coords(partners["l"])
+    for d in a:
+        assert np.allclose(d.rotation @ d.rotation.T, np.eye(3)) and np.linalg.det(d.rotation) == pytest.approx(1)
+        closest = np.linalg.norm((lig @ d.rotation.T + d.translation)[:, None] - rec[None], axis=-1).min()
+        assert 5.5 <= closest < 6.0  # in contact, clash-free
+        assert d.source == "surface" and 0 <= d.labels["dockq"] <= 1
+    # random sites: directions spread around the receptor
+    centres = np.array([(lig @ d.rotation.T + d.translation).mean(0) - rec.mean(0) for d in a])
+    unit = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+    assert np.linalg.norm(unit.mean(0)) < 0.8
 
 
 def test_baseline_poses_reproduce_the_file_scores(db5_root):

@@ -29,3 +29,21 @@ def test_affinity_comparison_refuses_esm_arm(tmp_path):
     res = CliRunner().invoke(app, ["protein", "compare", "--task", "affinity", "--plm", "none,esm2_650m",
                                    "--out", str(tmp_path / "c")])
     assert res.exit_code == 2 and "none and default" in res.output
+
+
+def test_figures_draw_one_panel_per_pool_or_run(data_root, tmp_path):
+    import matplotlib.image as mpimg
+
+    from intergraph.protein.task_compare import plot_task
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "test_scores.csv").write_text("complex,crmsd,irmsd\n1AVX,1.0,0.5\n7CEI,2.0,1.5\n")
+    (run / "predictions_test.csv").write_text("target,decoy,dockq,pred_dockq\nA,a1,0.9,0.7\nA,a2,0.1,0.2\n")
+    (run / "predictions.csv").write_text("id,pK,predicted\n1a61,8.6,5.9\n1eve,8.2,6.0\n")
+    rows = [{"encoder": "gvp", "plm": plm, "pool": pool, "seed": 0, "run": str(run)}
+            for pool in ("all", "esm2_650m") for plm in ("none", "default")]
+    shapes = {task: mpimg.imread(plot_task(task, rows, tmp_path / f"{task}.png")).shape[:2]
+              for task in ("docking", "qa", "affinity")}
+    assert shapes["docking"] == (864, 1200)  # 2 pools x (CRMSD, IRMSD) at 120 dpi
+    assert shapes["qa"] == shapes["affinity"] == (456, 4 * 456)  # one scatter per run
