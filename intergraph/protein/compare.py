@@ -77,8 +77,23 @@ def run_comparison(base: InterfaceRun, encoders: list[str], arms: list[str], see
     return rows
 
 
+def seed_values(rows: list[dict], metric: str) -> np.ndarray:
+    """One value per seed: the metric averaged over that seed's folds."""
+    by_seed: dict[int, list[float]] = {}
+    for r in rows:
+        by_seed.setdefault(int(r["seed"]), []).append(float(r[metric]))
+    return np.array([np.nanmean(v) for _, v in sorted(by_seed.items())])
+
+
+def spread(rows: list[dict], metric: str) -> tuple[float, float]:
+    """(mean, std): the std over seeds of the fold-averaged metric; with a single seed, over its folds."""
+    per_seed = seed_values(rows, metric)
+    values = per_seed if len(per_seed) > 1 else np.array([float(r[metric]) for r in rows])
+    return float(np.nanmean(values)), float(np.nanstd(values))
+
+
 def write_outputs(rows: list[dict], out: Path) -> dict[str, Path]:
-    """results.csv (every run), summary.csv / summary.md (mean ± std), roc_curves.png, plm_gain.png."""
+    """results.csv (every run), summary.csv / summary.md (mean ± std over seeds), roc_curves.png, plm_gain.png."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -87,44 +102,50 @@ def write_outputs(rows: list[dict], out: Path) -> dict[str, Path]:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["encoder"], r["plm"]), []).append(r)
+    n_seeds = len({r["seed"] for r in rows})
     summary = []
     for (enc, arm), rs in groups.items():
-        s = {"encoder": enc, "plm": arm, "runs": len(rs), "parameters": rs[0]["parameters"]}
+        s = {"encoder": enc, "plm": arm, "seeds": len({r["seed"] for r in rs}), "runs": len(rs),
+             "parameters": rs[0]["parameters"]}
         for m in METRICS:
-            vals = np.array([r[m] for r in rs], dtype=float)
-            s[m] = float(np.nanmean(vals))
-            s[f"{m}_std"] = float(np.nanstd(vals))
+            s[m], s[f"{m}_std"] = spread(rs, m)
         summary.append(s)
     with open(out / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(summary[0]))
         w.writeheader()
         w.writerows(summary)
-    lines = ["| encoder | PLM | runs | parameters | AUROC | AUPRC | median per-complex AUROC |", "|---|---|---|---|---|---|---|"]
+    over = "seeds (each seed: the mean over its folds)" if n_seeds > 1 else "folds (one seed)"
+    lines = [f"Mean ± std over {over}.", "",
+             "| encoder | PLM | seeds | runs | parameters | AUROC | AUPRC | median per-complex AUROC |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in summary:
-        lines.append(f"| {s['encoder']} | {s['plm']} | {s['runs']} | {s['parameters']:,} | " +
+        lines.append(f"| {s['encoder']} | {s['plm']} | {s['seeds']} | {s['runs']} | {s['parameters']:,} | " +
                      " | ".join(f"{s[m]:.4f} ± {s[m + '_std']:.4f}" for m in METRICS) + " |")
     gains = paired_gains(rows)
     if gains:
-        lines += ["", "Paired AUROC gain over no PLM (same seed and fold):", "",
-                  "| encoder | PLM | pairs | gain mean ± std | folds improved |", "|---|---|---|---|---|"]
+        lines += ["", f"Paired AUROC gain over no PLM (same seed and fold; mean ± std over {over}):", "",
+                  "| encoder | PLM | pairs | gain | pairs improved |", "|---|---|---|---|---|"]
         for (enc, arm), d in gains.items():
-            lines.append(f"| {enc} | {arm} | {len(d)} | {np.mean(d):+.4f} ± {np.std(d):.4f} | {int((d > 0).sum())}/{len(d)} |")
+            per_seed = np.array([np.mean(v) for v in d.values()])
+            every = np.concatenate(list(d.values()))
+            mean, std = (per_seed.mean(), per_seed.std()) if len(per_seed) > 1 else (every.mean(), every.std())
+            lines.append(f"| {enc} | {arm} | {len(every)} | {mean:+.4f} ± {std:.4f} | {int((every > 0).sum())}/{len(every)} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     figures = {"roc": out / "roc_curves.png", "gain": out / "plm_gain.png"}
     plot_roc(groups, figures["roc"])
-    plot_gain(gains, figures["gain"])
+    plot_gain({k: np.concatenate(list(v.values())) for k, v in gains.items()}, figures["gain"])
     return figures
 
 
-def paired_gains(rows: list[dict]) -> dict[tuple[str, str], np.ndarray]:
-    """AUROC(arm) - AUROC(none) per (encoder, arm), paired by seed and fold."""
+def paired_gains(rows: list[dict]) -> dict[tuple[str, str], dict[int, np.ndarray]]:
+    """AUROC(arm) - AUROC(none) per (encoder, arm) and seed, paired by seed and fold."""
     base = {(r["encoder"], r["seed"], r["fold"]): r["auroc"] for r in rows if r["plm"] == "none"}
-    out: dict[tuple[str, str], list[float]] = {}
+    out: dict[tuple[str, str], dict[int, list[float]]] = {}
     for r in rows:
         key = (r["encoder"], r["seed"], r["fold"])
         if r["plm"] != "none" and key in base:
-            out.setdefault((r["encoder"], r["plm"]), []).append(r["auroc"] - base[key])
-    return {k: np.array(v) for k, v in out.items()}
+            out.setdefault((r["encoder"], r["plm"]), {}).setdefault(int(r["seed"]), []).append(r["auroc"] - base[key])
+    return {k: {seed: np.array(v) for seed, v in sorted(d.items())} for k, d in out.items()}
 
 
 def plot_roc(groups, path: Path) -> None:

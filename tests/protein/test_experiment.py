@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -68,6 +69,23 @@ def test_kfold_partitions_the_pool():
     assert kfold(ids, 5) == folds
 
 
+def test_comparison_summary_is_mean_and_std_over_seeds_by_hand(tmp_path):
+    from intergraph.protein.compare import write_outputs
+
+    np.savez(tmp_path / "predictions_test.npz", score=np.array([0.1, 0.9, 0.4]), label=np.array([0, 1, 1]))
+    auroc = {("none", 0): (0.60, 0.70), ("none", 1): (0.50, 0.60), ("esm2_650m", 0): (0.80, 0.70),
+             ("esm2_650m", 1): (0.90, 0.60)}
+    rows = [{"encoder": "gvp", "plm": arm, "seed": seed, "fold": f, "run": str(tmp_path), "parameters": 10,
+             "auroc": v[f], "auprc": 0.5, "median_group_auroc": 0.5} for (arm, seed), v in auroc.items() for f in (0, 1)]
+    write_outputs(rows, tmp_path / "out")
+    md = (tmp_path / "out" / "summary.md").read_text()
+    # none: seed means 0.65 and 0.55 -> 0.60 ± 0.05; esm: 0.75 and 0.75 -> 0.75 ± 0
+    assert "| gvp | none | 2 | 4 | 10 | 0.6000 ± 0.0500 |" in md
+    assert "| gvp | esm2_650m | 2 | 4 | 10 | 0.7500 ± 0.0000 |" in md
+    # gains per pair: +0.2, 0.0 (seed 0: mean +0.1), +0.4, 0.0 (seed 1: +0.2) -> +0.15 ± 0.05, 2 of 4 improved
+    assert "| gvp | esm2_650m | 4 | +0.1500 ± 0.0500 | 2/4 |" in md
+
+
 def test_compare_writes_tables_and_figures(data_root, tmp_path):
     result = runner.invoke(app, ["protein", "compare", "--out", str(tmp_path / "cmp"), "--encoders", "egnn",
                                  "--plm", "none,esm2_650m", "--seeds", "1", "--folds", "2", "--epochs", "1",
@@ -77,7 +95,7 @@ def test_compare_writes_tables_and_figures(data_root, tmp_path):
     for name in ("results.csv", "summary.csv", "summary.md", "roc_curves.png", "plm_gain.png"):
         assert (tmp_path / "cmp" / name).exists(), name
     md = (tmp_path / "cmp" / "summary.md").read_text()
-    assert "| egnn | none | 2 |" in md and "| egnn | esm2_650m | 2 |" in md
+    assert "| egnn | none | 1 | 2 |" in md and "| egnn | esm2_650m | 1 | 2 |" in md
     runs = sorted((tmp_path / "cmp" / "runs").iterdir())
     assert len(runs) == 4
     # paired: the same test complexes in both arms
