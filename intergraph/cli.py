@@ -196,6 +196,7 @@ def protein_train(
     decoys_per_target: int = typer.Option(6, help="QA: rigid perturbation decoys per training/validation target."),
     surface_decoys: int = typer.Option(4, help="QA: random surface-contact (wrong-site) poses per training/validation "
                                                "target."),
+    clash_decoys: int = typer.Option(2, help="QA: random interpenetrating poses per training/validation target."),
     docking_run: Optional[Path] = typer.Option(None, help="QA: add this docking run's test predictions as decoys."),
     source: str = typer.Option("lba_toy", help="Affinity: lba_toy, a folder in its layout, or Atom3D LBA LMDB(s)."),
     folds: int = typer.Option(5, help="Affinity: cross-validation folds (when the source has no splits)."),
@@ -230,7 +231,7 @@ def protein_train(
 
             cfg.train.monitor, cfg.train.mode = "val/spearman", "max"
             quality = QualityConfig(decoys_per_target=decoys_per_target, surface_per_target=surface_decoys,
-                                    docking_run=str(docking_run or ""))
+                                    clash_per_target=clash_decoys, docking_run=str(docking_run or ""))
             result = train_quality(QualityRun(cfg.data, cfg.model, quality, cfg.train), out, log=console.print)
         else:
             result = train_interface(cfg, out, log=console.print)

@@ -2,7 +2,7 @@
 
 Every DB5 decoy is a rigid pose of the bound ligand relative to the bound receptor (rotation R, translation t
 in the native receptor's frame), whatever produced it: random perturbations of the native pose, random poses
-touching the receptor's surface, the six
+touching or penetrating the receptor's surface, the six
 baselines of EquiDock's test protocol, or our docking model's predictions. Labels (fnat, iRMSD, LRMSD, DockQ)
 always come from the decoy's atoms against the native (:func:`docking_metrics.capri`). External decoys
 (HADDOCK models in ``qa_decoys``) are whole complex files, split into partners by chain.
@@ -28,7 +28,7 @@ FIELDS = ("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0
 class Decoy:
     target: str
     decoy: str
-    source: str               # perturbation | surface | <baseline method> | intergraph
+    source: str               # perturbation | surface | interpenetrating | <baseline method> | intergraph
     rotation: np.ndarray      # (3, 3): native ligand -> decoy ligand, in the native receptor's frame
     translation: np.ndarray   # (3,)
     labels: dict[str, float]
@@ -104,17 +104,21 @@ def perturbation_decoys(target: str, receptor: Structure, ligand: Structure, n: 
 
 
 def surface_decoys(target: str, receptor: Structure, ligand: Structure, n: int, seed: int = 0,
-                   contact: float = 6.0, step: float = 0.5) -> list[Decoy]:
-    """``n`` poses touching the receptor at random places: the ligand, turned by a uniformly random rotation,
-    approaches the receptor's centre along a random direction until its closest Cα pair is under ``contact`` Å.
+                   contact: float = 4.5, step: float = 0.5, depth: tuple[float, float] = (0.0, 0.0),
+                   source: str = "surface") -> list[Decoy]:
+    """``n`` poses at random places of the receptor: the ligand, turned by a uniformly random rotation,
+    approaches the receptor's centre along a random direction until its closest Cα pair is under ``contact`` Å,
+    then moves on by a depth drawn uniformly from ``depth`` (Å).
 
-    Like the false positives of real docking methods these are in contact and clash-free (the closest distance
-    moves by at most ``step`` per step, so it stays above ``contact - step``) but mostly at the wrong site;
-    perturbations of the native pose alone teach a model little about them."""
+    With no depth these are like the false positives of real docking methods that avoid clashes: in contact
+    (the closest distance moves by at most ``step`` per step, so it stays above ``contact - step``) but mostly
+    at the wrong site. With depth they interpenetrate, as EquiDock's predictions often do. Perturbations of the
+    native pose alone show a model neither."""
     from scipy.spatial import cKDTree
     from scipy.spatial.transform import Rotation
 
-    rng = np.random.default_rng([seed, int.from_bytes(target.encode(), "little") % (2**32), 1])
+    rng = np.random.default_rng([seed, int.from_bytes(target.encode(), "little") % (2**32), 1,
+                                 int.from_bytes(source.encode(), "little") % (2**32)])
     lig_ca, rec_ca = ca_coords(ligand), ca_coords(receptor)
     lig_c, rec_c = lig_ca.mean(0), rec_ca.mean(0)
     reach = (np.linalg.norm(rec_ca - rec_c, axis=1).max() + np.linalg.norm(lig_ca - lig_c, axis=1).max()
@@ -125,12 +129,13 @@ def surface_decoys(target: str, receptor: Structure, ligand: Structure, n: int, 
         rot = Rotation.from_quat(rng.normal(size=4)).as_matrix()
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
+        push = rng.uniform(*depth)
         local = (lig_ca - lig_c) @ rot.T
         for dist in np.arange(reach, 0.0, -step):
             if tree.query(local + rec_c + direction * dist)[0].min() < contact:
                 break
-        trans = rec_c + direction * dist - rot @ lig_c
-        out.append(labelled(target, f"{target}_surface_{k}", "surface", rot, trans, receptor, ligand))
+        trans = rec_c + direction * max(dist - push, 0.0) - rot @ lig_c
+        out.append(labelled(target, f"{target}_{source}_{k}", source, rot, trans, receptor, ligand))
     return out
 
 

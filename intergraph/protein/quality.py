@@ -33,6 +33,7 @@ BASELINES = ("equidock", "equidock_no_clashes", "hdock", "attract", "cluspro", "
 class QualityConfig:
     decoys_per_target: int = 6        # rigid perturbations per training / validation target
     surface_per_target: int = 4       # random surface-contact poses per training / validation target
+    clash_per_target: int = 2         # random interpenetrating poses (2-8 Å past contact) per train / val target
     test_decoys_per_target: int = 10  # per test target, besides the baselines
     baselines: bool = True            # EquiDock's six baselines of the test targets join the test set
     docking_run: str = ""             # a docking run whose test predictions join the test set
@@ -70,10 +71,12 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
     out = {}
     for split, targets in ids.items():
         n = q.test_decoys_per_target if split == "test" else q.decoys_per_target
-        n_surface = 0 if split == "test" else q.surface_per_target  # the test set keeps its composition
+        # the test set keeps its composition: perturbations and the methods' decoys
+        n_surface, n_clash = (0, 0) if split == "test" else (q.surface_per_target, q.clash_per_target)
         extra = split == "test" and (q.baselines or q.docking_run)
+        wrong_site = [n_surface, n_clash, "v3"] if n_surface or n_clash else []
         key = hashlib.sha256(json.dumps([targets, n, q.decoy_seed, extra and q.baselines, q.docking_run,
-                                         "v2"] + ([n_surface] if n_surface else [])).encode()).hexdigest()[:16]
+                                         "v2"] + wrong_site).encode()).hexdigest()[:16]
         path = cache / "qa" / f"{split}-{key}.csv"
         if path.exists():
             out[split] = read_decoys(path)
@@ -83,6 +86,8 @@ def decoy_sets(cfg: QualityRun, db5: DB5, ids: dict[str, list[str]], cache: Path
         for k, (cid, (rec, lig)) in enumerate(structures.items()):
             decoys += perturbation_decoys(cid, rec, lig, n, seed=q.decoy_seed)
             decoys += surface_decoys(cid, rec, lig, n_surface, seed=q.decoy_seed)
+            decoys += surface_decoys(cid, rec, lig, n_clash, seed=q.decoy_seed, depth=(2.0, 8.0),
+                                     source="interpenetrating")
             if (k + 1) % 25 == 0:
                 log(f"{split}: decoys of {k + 1}/{len(targets)} targets")
         skipped: list[tuple[str, str]] = []

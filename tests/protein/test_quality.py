@@ -74,20 +74,29 @@ def test_perturbation_decoys_are_seeded_labelled_and_clash_free(partners, tmp_pa
     assert native.labels["dockq"] == pytest.approx(1.0) and native.labels["irmsd"] == pytest.approx(0.0, abs=1e-3)
 
 
-def test_surface_decoys_touch_the_receptor_without_clashing(partners):
+def test_surface_decoys_touch_or_penetrate_the_receptor_at_random_sites(partners):
     a = surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=1)
     assert [d.row() for d in a] == [d.row() for d in surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=1)]
     assert [d.row() for d in a] != [d.row() for d in surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=2)]
     rec, lig = ca_coords(partners["r"]), ca_coords(partners["l"])
+
+    def contacts(d):
+        dist = np.linalg.norm((lig @ d.rotation.T + d.translation)[:, None] - rec[None], axis=-1)
+        return dist.min(), int((dist < 3.0).sum())
+
     for d in a:
         assert np.allclose(d.rotation @ d.rotation.T, np.eye(3)) and np.linalg.det(d.rotation) == pytest.approx(1)
-        closest = np.linalg.norm((lig @ d.rotation.T + d.translation)[:, None] - rec[None], axis=-1).min()
-        assert 5.5 <= closest < 6.0  # in contact, clash-free
+        closest, clashes = contacts(d)
+        assert 4.0 <= closest < 4.5 and clashes == 0  # in contact, clash-free
         assert d.source == "surface" and 0 <= d.labels["dockq"] <= 1
     # random sites: directions spread around the receptor
     centres = np.array([(lig @ d.rotation.T + d.translation).mean(0) - rec.mean(0) for d in a])
     unit = centres / np.linalg.norm(centres, axis=1, keepdims=True)
     assert np.linalg.norm(unit.mean(0)) < 0.8
+    # pushed 2-8 Å further: interpenetrating, like EquiDock's predictions
+    deep = surface_decoys("7CEI", partners["r"], partners["l"], 6, seed=1, depth=(2.0, 8.0), source="interpenetrating")
+    assert all(d.source == "interpenetrating" and d.decoy.startswith("7CEI_interpenetrating_") for d in deep)
+    assert all(contacts(d)[0] < 3.0 for d in deep) and sum(contacts(d)[1] for d in deep) > 6
 
 
 def test_baseline_poses_reproduce_the_file_scores(db5_root):
