@@ -190,7 +190,7 @@ def plot_gain(gains: dict[tuple[str, str], np.ndarray], path: Path) -> None:
             ax.scatter(np.full(len(d), k), d, color="black", s=8, zorder=3)
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("AUROC gain over no PLM")
-    ax.set_title("PLM gain per encoder (paired by fold; mean ± std, dots: folds)")
+    ax.set_title("PLM gain per encoder (paired by seed and fold; mean ± std, dots: pairs)")
     ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(path)
