@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 from pathlib import Path
 
@@ -201,7 +202,9 @@ def _cdf(ax, values: list[float], label: str, style: str = "-") -> None:
             label=f"{label} (median {np.median(v):.2f})" if len(v) else label)
 
 
+@functools.lru_cache(maxsize=1)
 def _equidock_scores() -> dict[str, dict]:
+    """EquiDock's shipped test predictions scored per complex (once per process: table and figure share it)."""
     from ..data import dataset_path
     from .docking_metrics import score_folder
 
