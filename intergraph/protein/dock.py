@@ -18,7 +18,8 @@ from ..train.loop import EpochShuffle, TaskModule, fit, write_metrics
 from .db5 import DB5
 from .docking_metrics import score_folder, structure_file, summarize
 from .encoders import parameter_count
-from .experiment import DataConfig, ModelConfig, build_encoder, load_best, plm_dim, plm_source
+from .experiment import (DataConfig, ModelConfig, attach_plm_by_sequence, build_encoder, load_best, plm_dim,
+                         plm_source)
 from .featurize import GraphConfig, featurize
 from .io import read_structure, structure_to_pdb
 from .structure import Structure
@@ -166,7 +167,7 @@ def dock_files(run_dir: str | Path, receptor: str | Path, ligand: str | Path, ou
         renamed = dict(zip(shared, _free_chain_ids(taken, len(shared))))
     graphs = {role: featurize(s[role], db5.config, name=str(path)) for role, path in (("r", receptor), ("l", ligand))}
     if db5.plm is not None:
-        _attach_plm_to_files(cfg, db5, graphs, [receptor, ligand])
+        attach_plm_by_sequence(cfg.data.plm, db5.plm, list(graphs.values()))
     rot, trans = docked_pose(model, graphs["r"], graphs["l"])
     docked = s["l"].moved(rot, trans)
     if renamed:
@@ -175,24 +176,3 @@ def dock_files(run_dir: str | Path, receptor: str | Path, ligand: str | Path, ou
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(complex_pdb(s["r"], docked))
     return {"rotation": rot.tolist(), "translation": trans.tolist(), "renamed_ligand_chains": renamed}
-
-
-def _attach_plm_to_files(cfg: DockingRun, db5: DB5, graphs: dict, files: list) -> None:
-    """PLM features for arbitrary inputs, looked up by chain sequence; the run's own PLM (``default``) embeds
-    what is missing, other PLMs need ``intergraph plm embed`` first (the error says so)."""
-    from .plm.align import attach_from_store
-    from .plm.store import EmbeddingStore
-
-    p = db5.plm
-    if cfg.data.plm == "default":
-        from .plm.backends import load_plm
-        from .plm.extract import LayerSpec
-        from .plm.pipeline import JobReport, embed_to_store, sequences_from_structures
-        from .plm.registry import DEFAULT_PLM
-
-        named = sequences_from_structures(files, JobReport())
-        with EmbeddingStore(p.store) as store:
-            embed_to_store(load_plm(DEFAULT_PLM), named, store, LayerSpec())
-    with EmbeddingStore(p.store, readonly=True) as store:
-        for g in graphs.values():
-            attach_from_store(g, store, p.model, p.layers, min_identity=p.min_identity, min_coverage=p.min_coverage)

@@ -80,6 +80,28 @@ def plm_source(cfg: DataConfig, cache_dir: Path) -> PLMSource | None:
     return PLMSource(Path(cfg.plm), cfg.plm_model, cfg.plm_layers)
 
 
+def attach_plm_by_sequence(arm: str, source: PLMSource, graphs: list) -> None:
+    """PLM features for graphs of arbitrary input files, looked up by chain sequence in the run's store. With
+    our own PLM (``default``) the chains the store lacks are embedded first; other PLMs need ``intergraph plm
+    embed`` beforehand (the :class:`AlignmentError` says so)."""
+    from .plm.align import attach_from_store
+    from .plm.store import EmbeddingStore
+
+    if arm == "default":
+        from .plm.backends import load_plm
+        from .plm.extract import LayerSpec
+        from .plm.pipeline import embed_to_store
+        from .plm.registry import DEFAULT_PLM
+
+        named = [(g.name, seq) for g in graphs for seq in g.chain_sequences]
+        with EmbeddingStore(source.store) as store:
+            embed_to_store(load_plm(DEFAULT_PLM), named, store, LayerSpec())
+    with EmbeddingStore(source.store, readonly=True) as store:
+        for g in graphs:
+            attach_from_store(g, store, source.model, source.layers, min_identity=source.min_identity,
+                              min_coverage=source.min_coverage)
+
+
 def plm_dim(source: PLMSource | None) -> int | None:
     if source is None:
         return None

@@ -20,7 +20,8 @@ from .db5 import DB5
 from .decoys import (Decoy, external_decoys, folder_decoys, perturbation_decoys, read_decoys, surface_decoys,
                      write_decoys)
 from .encoders import parameter_count
-from .experiment import DataConfig, ModelConfig, build_encoder, load_best, plm_dim, plm_source
+from .experiment import (DataConfig, ModelConfig, attach_plm_by_sequence, build_encoder, load_best, plm_dim,
+                         plm_source)
 from .featurize import GraphConfig, featurize
 from .tasks.quality import DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
 
@@ -155,7 +156,6 @@ def external_graphs(cfg: QualityRun, db5: DB5, log=print) -> list:
     """Complex graphs of the qa_decoys HADDOCK models (PLM features by chain sequence when the run uses a
     PLM; targets whose chains have none are skipped with a message)."""
     from .plm.align import AlignmentError
-    from .plm.store import EmbeddingStore
 
     root = dataset_path("qa_decoys")
     graphs = []
@@ -164,7 +164,7 @@ def external_graphs(cfg: QualityRun, db5: DB5, log=print) -> list:
             parts = [featurize(s, GraphConfig(), name=f"{d.decoy}_{role}") for role, s in (("r", d.receptor), ("l", d.ligand))]
             if db5.plm is not None:
                 try:
-                    _attach_by_sequence(cfg, db5, parts, EmbeddingStore)
+                    attach_plm_by_sequence(cfg.data.plm, db5.plm, parts)
                 except AlignmentError as e:
                     log(f"external target {target} skipped: {e}")
                     break
@@ -173,24 +173,6 @@ def external_graphs(cfg: QualityRun, db5: DB5, log=print) -> list:
             g.target, g.decoy = target, d.decoy
             graphs.append(g)
     return graphs
-
-
-def _attach_by_sequence(cfg, db5, graphs, store_cls) -> None:
-    from .plm.align import attach_from_store
-
-    p = db5.plm
-    if cfg.data.plm == "default":
-        from .plm.backends import load_plm
-        from .plm.extract import LayerSpec
-        from .plm.pipeline import embed_to_store
-        from .plm.registry import DEFAULT_PLM
-
-        named = [(g.name, seq) for g in graphs for seq in g.chain_sequences]
-        with store_cls(p.store) as store:
-            embed_to_store(load_plm(DEFAULT_PLM), named, store, LayerSpec())
-    with store_cls(p.store, readonly=True) as store:
-        for g in graphs:
-            attach_from_store(g, store, p.model, p.layers, min_identity=p.min_identity, min_coverage=p.min_coverage)
 
 
 def train_quality(cfg: QualityRun, run_dir: str | Path, progress: bool = True, log=print) -> dict:

@@ -155,14 +155,16 @@ def test_training_reduces_the_error_on_one_complex(complex_7cei):
     task = DockingTask()
     pairs = DockingPairs([complex_7cei], seed=0)
     batch = collate([pairs[0]])
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    # lr 3e-3 spiked now and then (a 2-thread run went back up to 15.9 Å); at 1e-3 the descent is steady on one
+    # and two threads (seen at step 80: 17.6 Å -> 2.6 to 4.2 Å)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     before = task.metrics(task.predictions(model(batch), batch))["crmsd_median"]
-    for _ in range(80):  # the trajectory depends on the machine (seen: 17.6 Å -> 3.6, 6.1, 9.3 Å)
+    for _ in range(80):
         opt.zero_grad()
         task.loss(model(batch), batch).backward()
         opt.step()
     after = task.metrics(task.predictions(model(batch), batch))["crmsd_median"]
-    assert after < 0.75 * before, (before, after)
+    assert after < 0.4 * before, (before, after)
 
 
 SMALL = {"train": ["1QA9", "7CEI", "2SNI"], "val": ["1NW9"], "test": ["1AVX", "7CEI"]}
@@ -290,10 +292,8 @@ def test_dock_cli_with_a_plm_run_looks_up_embeddings_by_sequence(plm_docking_run
 
 def test_own_plm_runs_embed_unseen_chains_on_the_fly(db5_root, tmp_path):
     """``default`` runs embed the chains of arbitrary input files with the packaged PLM before docking them."""
-    from types import SimpleNamespace
-
     from intergraph.protein.db5 import DB5, PLMSource
-    from intergraph.protein.dock import _attach_plm_to_files
+    from intergraph.protein.experiment import attach_plm_by_sequence
     from intergraph.protein.plm.backends import load_plm
     from intergraph.protein.plm.extract import LayerSpec, embed
     from intergraph.protein.plm.registry import DEFAULT_PLM
@@ -303,10 +303,9 @@ def test_own_plm_runs_embed_unseen_chains_on_the_fly(db5_root, tmp_path):
     layers = LayerSpec().key(plm.num_layers)
     EmbeddingStore(tmp_path / "store").close()  # a trained run's store exists; these chains are not in it
     db5 = DB5(plm=PLMSource(tmp_path / "store", plm.id, layers))
-    cfg = SimpleNamespace(data=SimpleNamespace(plm="default"))
     files = [db5_root / "structures" / f"1AK4_{r}_b.pdb.gz" for r in "rl"]
     graphs = {r: featurize(read_structure(f), db5.config, name=str(f)) for r, f in zip("rl", files)}
-    _attach_plm_to_files(cfg, db5, graphs, files)
+    attach_plm_by_sequence("default", db5.plm, list(graphs.values()))
     for g in graphs.values():
         assert g.plm.shape == (g.num_nodes, plm.embed_dim) and bool(g.plm_mask.all())
     seq = graphs["l"].chain_sequences[0]
