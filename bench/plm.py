@@ -75,13 +75,18 @@ def epoch_with_and_without_plm(device: str, n: int = 16) -> None:
     import torch
     from torch.utils.data import DataLoader
 
+    from intergraph.protein.complexes import collate_pairs as collate
     from intergraph.protein.db5 import DB5
-    from intergraph.protein.experiment import DataConfig, InterfaceRun, ModelConfig, build_model, plm_source
-    from intergraph.protein.tasks.interface import InterfaceTask, collate
+    from intergraph.protein.plm.arms import resolve
+    from intergraph.protein.run import ModelConfig
+    from intergraph.protein.tasks import task
+    from intergraph.protein.tasks.interface.model import InterfaceTask
+    from intergraph.protein.tasks.interface.run import InterfaceRun
 
+    build_model = task("interface").build_model
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)
-        source = plm_source(DataConfig(plm="esm2_650m", cache_dir=tmp), cache)
+        source = resolve("esm2_650m", tmp)
         ids = DB5(plm=source).ids_with_embeddings()[:n]
         arms = {"without PLM": DB5(ids=ids, cache_dir=cache), "with ESM-2 650M": DB5(ids=ids, cache_dir=cache, plm=source)}
         [arms["without PLM"][i] for i in ids]  # build the graph cache once, outside the timing

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from .errors import MissingError
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ DATASETS = {
 }
 
 
-class DatasetNotFound(FileNotFoundError):
+class DatasetNotFound(MissingError):
     """A data set is missing; the message says where we looked and how to get it."""
 
 

@@ -9,6 +9,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+#: most epochs of each interface run of the demo (early stopping may end a run sooner)
+DEMO_EPOCHS = 12
+
 
 def db5_summary(out: Path, split: str = "test", console: Console | None = None, progress=lambda it, _: it) -> list[dict]:
     """Featurize one DB5.5 split (bound forms) with interface labels; print and save a per-complex table."""
@@ -66,7 +69,8 @@ def plm_summary(out: Path, console: Console | None = None, progress=lambda it, _
     import numpy as np
 
     from .data import dataset_path
-    from .protein.db5 import DB5, PLMSource
+    from .protein.db5 import DB5
+    from .protein.plm.arms import PLMSource
     from .protein.plm.backends import PLMNotFound, load_plm
     from .protein.plm.extract import LayerSpec
     from .protein.plm.pipeline import embed_to_store, import_to_store
@@ -134,14 +138,16 @@ def plm_summary(out: Path, console: Console | None = None, progress=lambda it, _
     return summary
 
 
-def comparison_summary(out: Path, console: Console | None = None, minutes_per_run: float = 1.4) -> Path:
+def comparison_summary(out: Path, console: Console | None = None, epochs: int = DEMO_EPOCHS) -> Path:
     """A short paired comparison: GVP-GNN (3 layers) for interface prediction without a PLM, with the real
-    ESM-2 650M embeddings and with our own PLM, one seed, 2-fold cross-validation over the 74 DB5 complexes
-    that have ESM-2 embeddings, each run capped at ``minutes_per_run`` of CPU time."""
+    ESM-2 650M embeddings and with our own PLM, one seed, 2-fold cross-validation over the DB5 complexes that
+    have ESM-2 embeddings, at most ``epochs`` epochs per run (early stopping on validation AUROC). Fixed
+    epochs, never wall time: the table is the same on a loaded and an idle machine."""
     from .protein.compare import run_comparison
-    from .protein.experiment import DataConfig, InterfaceRun, ModelConfig
     from .protein.plm.backends import PLMNotFound, load_plm
     from .protein.plm.registry import DEFAULT_PLM
+    from .protein.run import DataConfig, ModelConfig
+    from .protein.tasks.interface.run import InterfaceRun
     from .train.config import TrainConfig
 
     console = console or Console()
@@ -152,13 +158,14 @@ def comparison_summary(out: Path, console: Console | None = None, minutes_per_ru
     except PLMNotFound:
         console.print(f"(our own PLM {DEFAULT_PLM} is not installed: its arm is skipped)")
     base = InterfaceRun(
-        data=DataConfig(cache_dir=str(out / "cache")),
+        data=DataConfig(split="kfold", folds=2, cache_dir=str(out / "cache")),
         model=ModelConfig(encoder="gvp", layers=3),
-        train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=30, batch_size=8, lr=5e-4,
-                          max_minutes=minutes_per_run, early_stop_patience=6),
+        train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=epochs, batch_size=8, lr=5e-4,
+                          early_stop_patience=6),
     )
     folder = out / "interface_comparison"
-    run_comparison(base, ["gvp"], arms, seeds=1, folds=2, out=folder, log=console.print, progress=False)
+    run_comparison(base, ["gvp"], arms, seeds=1, out=folder, split_seed="0", log=console.print, progress=False,
+                   command=f"intergraph demo --out {out}  # comparison_summary(epochs={epochs})")
     console.print((folder / "summary.md").read_text())
     return folder
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable
+from .errors import IntergraphError
 
 
-class FetchError(RuntimeError):
+class FetchError(IntergraphError, RuntimeError):
     """A download that cannot go on; the message says what failed and what to do."""
 
 

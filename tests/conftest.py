@@ -11,13 +11,14 @@ warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", c
 
 
 def _data_root() -> Path | None:
+    """INTERGRAPH_DATA when set (a wrong value is an error, never a silent fall back), else ../shared/data."""
     env = os.environ.get("INTERGRAPH_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared" / "data")
-    for c in candidates:
-        if (c / "README.md").exists():
-            return c
-    return None
+    if env:
+        if not (Path(env) / "README.md").exists():
+            pytest.fail(f"INTERGRAPH_DATA={env} is not the shared data folder (no README.md there)")
+        return Path(env)
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    return default if (default / "README.md").exists() else None
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,10 @@ runner = CliRunner()
 
 
 @pytest.mark.parametrize("args", [[], ["info"], ["demo"], ["data"], ["data", "fetch"], ["protein"],
-                                  ["protein", "featurize"], ["video"], ["video", "synth"], ["video", "search"]])
+                                  ["protein", "featurize"], ["protein", "train"], ["protein", "evaluate"],
+                                  ["protein", "predict"], ["protein", "compare"], ["protein", "tasks"],
+                                  ["protein", "dock"], ["plm"], ["plm", "embed"], ["video"], ["video", "synth"],
+                                  ["video", "search"]])
 def test_help_on_every_command(args):
     result = runner.invoke(app, args + ["--help"])
     assert result.exit_code == 0, result.output
@@ -183,3 +186,28 @@ def test_video_search_reports_bad_input(tmp_path):
     assert result.exit_code == 2 and "labels.json" in result.output
     result = runner.invoke(app, ["video", "search", "--out", str(tmp_path / "r"), "--ops", "zero,warp"])
     assert result.exit_code == 2 and "unknown graph operation 'warp'" in result.output
+
+
+def test_tasks_are_listed_from_the_registry_with_their_settings():
+    result = runner.invoke(app, ["protein", "tasks"])
+    assert result.exit_code == 0, result.output
+    for text in ("interface:", "docking:", "qa:", "affinity:", "docking.keypoints", "quality.surface_per_target",
+                 "affinity.radius", "val/auroc"):
+        assert text in result.output, text
+
+
+def test_bad_settings_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+    result = runner.invoke(app, ["protein", "train", "--out", str(tmp_path / "r"), "--set", "docking.keypoints=4"])
+    assert result.exit_code == 2 and "no section 'docking'" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["protein", "train", "--task", "docking", "--out", str(tmp_path / "r"), "--set",
+                                 "docking.keypoints=many"])
+    assert result.exit_code == 2 and "expected int" in result.output
+    result = runner.invoke(app, ["protein", "train", "--task", "sideways", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "unknown task 'sideways'" in result.output
+
+    def broken(*a, **k):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("intergraph.protein.run.train", broken)
+    result = runner.invoke(app, ["protein", "train", "--out", str(tmp_path / "r")])
+    assert isinstance(result.exception, RuntimeError)  # not swallowed into a one-line message

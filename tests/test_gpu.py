@@ -79,12 +79,11 @@ def test_docking_quality_and_affinity_models_on_gpu_match_cpu(data_root):
     from intergraph.protein.encoders import ResidueEncoder
     from intergraph.protein.featurize import featurize, join_partners
     from intergraph.protein.io import read_structure
-    from intergraph.protein.ligand import read_ligand
-    from intergraph.protein.db5 import ComplexGraphs
-    from intergraph.protein.tasks.affinity import AffinityModel, affinity_encoder, complex_graph
-    from intergraph.protein.tasks.docking import DockingModel
-    from intergraph.protein.tasks.interface import collate
-    from intergraph.protein.tasks.quality import QualityModel
+    from intergraph.protein.complexes import ComplexGraphs, collate_pairs as collate
+    from intergraph.protein.tasks.affinity.ligand import read_ligand
+    from intergraph.protein.tasks.affinity.model import AffinityModel, affinity_encoder, complex_graph
+    from intergraph.protein.tasks.docking.model import DockingModel
+    from intergraph.protein.tasks.quality.model import QualityModel
 
     g = {r: featurize(read_structure(data_root / "db5" / "structures" / f"7CEI_{r}_b.pdb.gz")) for r in "rl"}
     torch.manual_seed(0)

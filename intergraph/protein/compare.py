@@ -1,197 +1,126 @@
-"""Paired comparison of encoders with and without PLM features on the same complexes and folds.
+"""Paired comparison of encoders with and without PLM features, for any registered task.
 
-Every (encoder, PLM arm, seed, fold) is one run folder (resumable). All arms share one pool of complexes:
-those every requested arm can serve (with ``esm2_650m`` in the arms, the 74 DB5 complexes that have real
-embeddings). Folds: k-fold cross-validation over the pool (the EquiDock test split holds only 7 of them);
-within each fold, a tenth of the training part is held out for validation/early stopping.
+Every (encoder, PLM arm, seed) is one run (a k-fold run with ``split kfold``) in ``OUT/runs/``, resumable, and
+reused only when its stored config is the one asked for. All arms share one pool: the complexes every arm can
+serve (with ``esm2_650m`` among the arms, the 74 DB5 complexes with real embeddings). Seeds vary the
+initialisation and, unless a fixed ``split_seed`` is given, the split (folds) too; both arms of a seed see the
+same split, so gains are paired. ``OUT`` holds ``command.txt`` (the exact command), ``config.yaml`` (the base
+config), ``results.csv`` (every run and fold), ``summary.md`` / ``summary.csv`` / ``gains.csv``, the task's
+``figure.png`` and ``gains.png``.
 """
 from __future__ import annotations
 
 import copy
 import csv
-import json
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from .experiment import DataConfig, InterfaceRun, ModelConfig, plm_source, train_interface
-from .db5 import DB5
-
-METRICS = ("auroc", "auprc", "median_group_auroc")
-
-
-def kfold(ids: list[str], k: int, seed: int = 0) -> list[tuple[list[str], list[str], list[str]]]:
-    """(train, val, test) per fold; deterministic in (ids, k, seed)."""
-    order = [str(c) for c in np.random.default_rng(seed).permutation(sorted(ids))]
-    parts = [order[i::k] for i in range(k)]
-    out = []
-    for i in range(k):
-        test = sorted(parts[i])
-        rest = [c for j, p in enumerate(parts) if j != i for c in p]
-        n_val = max(1, len(rest) // 10)
-        out.append((sorted(rest[n_val:]), sorted(rest[:n_val]), test))
-    return out
+from ..errors import InputError
+from ..train.compare import gain_lines, plot_gains, summary_lines
+from ..train.config import save_yaml
+from .run import read_config, run_folders, train
+from .tasks import task
+from .tasks.base import read_items
 
 
-def comparison_pool(arms: list[str], cache_dir: Path) -> list[str]:
-    pool = set(DB5().all_ids)
-    for arm in arms:
-        if arm == "none":
-            continue
-        source = plm_source(DataConfig(plm=arm, cache_dir=str(cache_dir)), cache_dir)
-        pool &= set(DB5(plm=source).ids_with_embeddings())
-    return sorted(pool)
+def run_rows(spec, run_dir: Path) -> list[dict]:
+    """One row per single-model folder of a finished run: arm keys, seed, fold, folder, parameters, metrics."""
+    import json
 
-
-def run_comparison(base: InterfaceRun, encoders: list[str], arms: list[str], seeds: int, folds: int, out: Path,
-                   log=print, progress: bool = True, max_complexes: int | None = None) -> list[dict]:
-    out = Path(out)
-    cache = Path(base.data.cache_dir)
-    pool = comparison_pool(arms, cache)
-    if max_complexes:  # a quick look: the smallest complexes of the pool
-        sizes = {c: sum(len(ch.residues) for r in "rl" for ch in DB5().structure(c, r).chains()) for c in pool}
-        pool = sorted(sorted(pool, key=sizes.get)[:max_complexes])
-    splits = kfold(pool, folds, seed=0)
-    log(f"pool: {len(pool)} complexes, {folds}-fold cross-validation; arms {arms}; encoders {encoders}; seeds {seeds}")
     rows = []
-    # seed-major, arms innermost: an interrupted comparison leaves complete, paired seeds behind
-    for seed in range(seeds):
-        for encoder in encoders:
-            for f, (train, val, test) in enumerate(splits):
-                for arm in arms:
-                    cfg = copy.deepcopy(base)
-                    cfg.model = ModelConfig(**{**base.model.__dict__, "encoder": encoder})
-                    cfg.data = DataConfig(**{**base.data.__dict__, "plm": arm, "train_ids": train, "val_ids": val,
-                                             "test_ids": test})
-                    cfg.train.seed = seed
-                    run_dir = out / "runs" / f"{encoder}_{arm}_seed{seed}_fold{f}"
-                    done = run_dir / "metrics.json"
-                    result = json.loads(done.read_text()) if done.exists() else train_interface(cfg, run_dir, progress, log)
-                    row = {"encoder": encoder, "plm": arm, "seed": seed, "fold": f, "run": str(run_dir),
-                           "parameters": result["parameters"]["total"]}
-                    row.update({m: result["test"][m] for m in METRICS})
-                    rows.append(row)
-                    log(f"{encoder} / {arm} / seed {seed} / fold {f}: " +
-                        ", ".join(f"{m} {row[m]:.4f}" for m in METRICS))
-    write_outputs(rows, out)
+    for k, folder in enumerate(run_folders(run_dir)):
+        cfg = read_config(folder / "config.yaml")
+        result = json.loads((folder / "metrics.json").read_text())
+        rows.append({"encoder": cfg.model.encoder, "plm": cfg.data.plm, "seed": cfg.train.seed,
+                     "fold": cfg.data.fold if cfg.data.fold is not None else k, "run": str(folder),
+                     "parameters": result["parameters"]["total"] if isinstance(result["parameters"], dict)
+                     else result["parameters"], **spec.test_metrics(result)})
     return rows
 
 
-def seed_values(rows: list[dict], metric: str) -> np.ndarray:
-    """One value per seed: the metric averaged over that seed's folds."""
-    by_seed: dict[int, list[float]] = {}
-    for r in rows:
-        by_seed.setdefault(int(r["seed"]), []).append(float(r[metric]))
-    return np.array([np.nanmean(v) for _, v in sorted(by_seed.items())])
+def shared_pool(base, arms: list[str], log: Callable = print) -> list[str]:
+    """The complexes every arm can serve."""
+    spec = task(base.task)
+    pool = None
+    for arm in arms:
+        cfg = copy.deepcopy(base)
+        cfg.data.plm = arm
+        ids = set(spec.pool(cfg, log))
+        pool = ids if pool is None else pool & ids
+        if not pool:
+            raise InputError(f"{base.data.source}: no complex that every arm of {', '.join(arms)} can serve "
+                             f"(after {arm})")
+    return sorted(pool)
 
 
-def spread(rows: list[dict], metric: str) -> tuple[float, float]:
-    """(mean, std): the std over seeds of the fold-averaged metric; with a single seed, over its folds."""
-    per_seed = seed_values(rows, metric)
-    values = per_seed if len(per_seed) > 1 else np.array([float(r[metric]) for r in rows])
-    return float(np.nanmean(values)), float(np.nanstd(values))
-
-
-def write_outputs(rows: list[dict], out: Path) -> dict[str, Path]:
-    """results.csv (every run), summary.csv / summary.md (mean ± std over seeds), roc_curves.png, plm_gain.png."""
+def run_comparison(base, encoders: list[str], arms: list[str], seeds: int, out: Path, split_seed: str = "seed",
+                   command: str = "", progress: bool = True, log: Callable = print, overwrite: bool = False
+                   ) -> list[dict]:
+    """Train every encoder × arm × seed on the shared pool (seed-major, arms innermost, so an interrupted
+    comparison leaves complete, paired seeds behind); write the tables and figures."""
+    spec = task(base.task)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as f:
+    if command:
+        (out / "command.txt").write_text(command + "\n")
+    save_yaml(base, out / "config.yaml")
+    pool = shared_pool(base, arms, log)
+    log(f"{spec.name}: {len(pool)} complexes every arm serves; arms {arms}; encoders {encoders}; seeds {seeds}; "
+        f"split {base.data.split}" + (f" ({base.data.folds} folds)" if base.data.split == "kfold" else ""))
+    rows = []
+    for seed in range(seeds):
+        for encoder in encoders:
+            for arm in arms:
+                cfg = copy.deepcopy(base)
+                cfg.model.encoder, cfg.data.plm, cfg.train.seed = encoder, arm, seed
+                cfg.data.split_seed = seed if split_seed == "seed" else int(split_seed)
+                cfg.data.ids = pool
+                run_dir = out / "runs" / f"{encoder}_{arm}_seed{seed}"
+                train(cfg, run_dir, progress, log, overwrite)
+                got = run_rows(spec, run_dir)
+                rows += got
+                log(f"{encoder} / {arm} / seed {seed}: " + ", ".join(
+                    f"{m} {sum(r[m] for r in got) / len(got):.4f}" for m in spec.columns))
+    write_comparison(spec, rows, out)
+    return rows
+
+
+def _items(spec) -> Callable[[dict], dict]:
+    def read(row: dict) -> dict:
+        return {i["item"]: [float(i[c]) for c in spec.gain.columns] for i in read_items(Path(row["run"]) / "items.csv")}
+
+    return read
+
+
+def write_comparison(spec, rows: list[dict], out: Path) -> None:
+    """results.csv, summary.md / summary.csv, gains.csv, figure.png (the task's) and gains.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(rows, out / "results.csv")
+    table, summary = summary_lines(rows, spec.columns)
+    seeds = len({r["seed"] for r in rows})
+    folds = len({r["fold"] for r in rows})
+    lines = [f"{spec.name}: test metrics of {seeds} seed(s) × {folds} fold(s) per arm, as mean ± sd over folds "
+             "(within a seed, averaged over seeds) ± sd over seeds (of the fold means); – where there is one.", "",
+             *table]
+    first, lower = next(iter(spec.columns.items()))
+    g = spec.gain
+    gains_table, gains = gain_lines(rows, spec.columns, _items(spec), g.name, g.statistic, g.higher_is_better)
+    if gains:
+        lines += ["", "Paired change with the PLM over no PLM (same encoder, seed and fold; sign: positive = better), "
+                  f"and the {g.name} gain with a 95 % bootstrap interval over the test items (2,000 resamples, one "
+                  "resample shared by all seeds and both arms):", "", *gains_table]
+        _write_csv(gains, out / "gains.csv")
+        plot_gains(rows, gains, first, out / "gains.png", lower_is_better=lower)
+    notes = spec.notes(rows)
+    if notes:
+        lines += ["", *notes]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    _write_csv(summary, out / "summary.csv")
+    spec.figure(rows, out / "figure.png")
+
+
+def _write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["encoder"], r["plm"]), []).append(r)
-    n_seeds = len({r["seed"] for r in rows})
-    summary = []
-    for (enc, arm), rs in groups.items():
-        s = {"encoder": enc, "plm": arm, "seeds": len({r["seed"] for r in rs}), "runs": len(rs),
-             "parameters": rs[0]["parameters"]}
-        for m in METRICS:
-            s[m], s[f"{m}_std"] = spread(rs, m)
-        summary.append(s)
-    with open(out / "summary.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(summary[0]))
-        w.writeheader()
-        w.writerows(summary)
-    over = "seeds (each seed: the mean over its folds)" if n_seeds > 1 else "folds (one seed)"
-    lines = [f"Mean ± std over {over}.", "",
-             "| encoder | PLM | seeds | runs | parameters | AUROC | AUPRC | median per-complex AUROC |",
-             "|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['encoder']} | {s['plm']} | {s['seeds']} | {s['runs']} | {s['parameters']:,} | " +
-                     " | ".join(f"{s[m]:.4f} ± {s[m + '_std']:.4f}" for m in METRICS) + " |")
-    gains = paired_gains(rows)
-    if gains:
-        lines += ["", f"Paired AUROC gain over no PLM (same seed and fold; mean ± std over {over}):", "",
-                  "| encoder | PLM | pairs | gain | pairs improved |", "|---|---|---|---|---|"]
-        for (enc, arm), d in gains.items():
-            per_seed = np.array([np.mean(v) for v in d.values()])
-            every = np.concatenate(list(d.values()))
-            mean, std = (per_seed.mean(), per_seed.std()) if len(per_seed) > 1 else (every.mean(), every.std())
-            lines.append(f"| {enc} | {arm} | {len(every)} | {mean:+.4f} ± {std:.4f} | {int((every > 0).sum())}/{len(every)} |")
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
-    figures = {"roc": out / "roc_curves.png", "gain": out / "plm_gain.png"}
-    plot_roc(groups, figures["roc"])
-    plot_gain({k: np.concatenate(list(v.values())) for k, v in gains.items()}, figures["gain"])
-    return figures
-
-
-def paired_gains(rows: list[dict]) -> dict[tuple[str, str], dict[int, np.ndarray]]:
-    """AUROC(arm) - AUROC(none) per (encoder, arm) and seed, paired by seed and fold."""
-    base = {(r["encoder"], r["seed"], r["fold"]): r["auroc"] for r in rows if r["plm"] == "none"}
-    out: dict[tuple[str, str], dict[int, list[float]]] = {}
-    for r in rows:
-        key = (r["encoder"], r["seed"], r["fold"])
-        if r["plm"] != "none" and key in base:
-            out.setdefault((r["encoder"], r["plm"]), {}).setdefault(int(r["seed"]), []).append(r["auroc"] - base[key])
-    return {k: {seed: np.array(v) for seed, v in sorted(d.items())} for k, d in out.items()}
-
-
-def plot_roc(groups, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_curve
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
-    for (enc, arm), rs in sorted(groups.items()):
-        scores, labels = [], []
-        for r in rs:
-            z = np.load(Path(r["run"]) / "predictions_test.npz")
-            scores.append(z["score"])
-            labels.append(z["label"])
-        fpr, tpr, _ = roc_curve(np.concatenate(labels), np.concatenate(scores))
-        mean_auc = np.nanmean([r["auroc"] for r in rs])
-        ax.plot(fpr, tpr, label=f"{enc} + {arm} (AUROC {mean_auc:.3f})", ls="-" if arm != "none" else "--")
-    ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("Interface residues, test folds pooled")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def plot_gain(gains: dict[tuple[str, str], np.ndarray], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    if gains:
-        labels = [f"{e}\n+{a}" for e, a in gains]
-        ax.bar(labels, [d.mean() for d in gains.values()], yerr=[d.std() for d in gains.values()],
-               color="tab:blue", capsize=3)
-        for k, d in enumerate(gains.values()):
-            ax.scatter(np.full(len(d), k), d, color="black", s=8, zorder=3)
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_ylabel("AUROC gain over no PLM")
-    ax.set_title("PLM gain per encoder (paired by seed and fold; mean ± std, dots: pairs)")
-    ax.title.set_fontsize(9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .io import read_structure
 from .structure import Structure
+from ..errors import InputError, MissingError
 
 
 def kabsch(moving: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -73,11 +74,11 @@ def score_complex(ligand_pred: np.ndarray, receptor_pred: np.ndarray, ligand_tru
     """CRMSD and IRMSD of a predicted complex against the ground truth (Cα coordinates, paired by order)."""
     for what, p, t in (("ligand", ligand_pred, ligand_true), ("receptor", receptor_pred, receptor_true)):
         if p.shape != t.shape:
-            raise ValueError(f"{what}: {len(p)} predicted Cα atoms for {len(t)} in the ground truth")
+            raise InputError(f"{what}: {len(p)} predicted Cα atoms for {len(t)} in the ground truth")
     crmsd = superposed_rmsd(np.concatenate([ligand_pred, receptor_pred]), np.concatenate([ligand_true, receptor_true]))
     li, ri = interface_pairs(ligand_true, receptor_true, cutoff)
     if len(li) == 0:
-        raise ValueError(f"no ligand-receptor Cα pair closer than {cutoff} Å in the ground truth")
+        raise InputError(f"no ligand-receptor Cα pair closer than {cutoff} Å in the ground truth")
     irmsd = superposed_rmsd(np.concatenate([ligand_pred[li], receptor_pred[ri]]),
                             np.concatenate([ligand_true[li], receptor_true[ri]]))
     return DockingScore(crmsd, irmsd, len(li))
@@ -89,7 +90,7 @@ def score_files(ligand_pred: str | Path, receptor_pred: str | Path, ligand_true:
     try:
         return score_complex(*coords, cutoff=cutoff)
     except ValueError as e:
-        raise ValueError(f"{ligand_pred} / {receptor_pred}: {e}") from None
+        raise InputError(f"{ligand_pred} / {receptor_pred}: {e}") from None
 
 
 def summarize(values) -> dict[str, float]:
@@ -137,7 +138,7 @@ def paired_partners(model: Structure, native: Structure, what: str = "partner",
     (m_res, m_atoms), (n_res, n_atoms) = _heavy_atoms(model), _heavy_atoms(native)
     m_seq, n_seq = "".join(model.res_letter[m_res]), "".join(native.res_letter[n_res])
     if not m_seq or not n_seq:
-        raise ValueError(f"{what}: no amino-acid residues in the {'model' if not m_seq else 'native'}")
+        raise InputError(f"{what}: no amino-acid residues in the {'model' if not m_seq else 'native'}")
     rows = checked_alignment(m_seq, n_seq, f"{what} (model {model.source} vs native {native.source})",
                              min_identity, min_coverage).rows
     out = {"model": ([], [0], []), "native": ([], [0], [])}
@@ -185,7 +186,7 @@ def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Str
     native_d, model_d = residue_distances(rn, ln), residue_distances(rm, lm)
     contacts = native_d < 5.0
     if not contacts.any():
-        raise ValueError("the native partners have no residue contact within 5 Å")
+        raise InputError("the native partners have no residue contact within 5 Å")
     fnat = float((contacts & (model_d < 5.0)).sum() / contacts.sum())
     near = native_d < 10.0
     rec_i, lig_i = np.nonzero(near.any(axis=1))[0], np.nonzero(near.any(axis=0))[0]
@@ -202,6 +203,16 @@ def capri(ligand_model: Structure, receptor_model: Structure, ligand_native: Str
             "native_contacts": int(contacts.sum())}
 
 
+def score_structures(ligand_pred: Structure, receptor_pred: Structure, ligand_true: Structure,
+                     receptor_true: Structure) -> dict[str, float]:
+    """One docked complex against the truth: EquiDock's Cα CRMSD and IRMSD, and CAPRI fnat, DockQ's backbone
+    iRMSD and LRMSD, DockQ."""
+    ca = score_complex(*(ca_coords(s) for s in (ligand_pred, receptor_pred, ligand_true, receptor_true)))
+    c = capri(ligand_pred, receptor_pred, ligand_true, receptor_true)
+    return {"crmsd": ca.crmsd, "irmsd": ca.irmsd, "fnat": c["fnat"], "dockq_irmsd": c["irmsd"],
+            "dockq_lrmsd": c["lrmsd"], "dockq": c["dockq"], "native_contacts": c["native_contacts"]}
+
+
 def find_structure(folder: Path, stem: str) -> Path | None:
     for suffix in (".pdb.gz", ".pdb"):
         if (folder / (stem + suffix)).exists():
@@ -213,7 +224,7 @@ def structure_file(folder: Path, stem: str) -> Path:
     """``folder/stem.pdb.gz`` or ``.pdb``; a clear error when neither exists."""
     path = find_structure(folder, stem)
     if path is None:
-        raise FileNotFoundError(f"{folder}: no {stem}.pdb[.gz]")
+        raise MissingError(f"{folder}: no {stem}.pdb[.gz]")
     return path
 
 
@@ -231,15 +242,10 @@ def score_folder(predictions: str | Path, truth: str | Path, on_item=None) -> tu
         try:
             true_l, true_r = find_structure(truth, f"{cid}_l_b_COMPLEX"), find_structure(truth, f"{cid}_r_b_COMPLEX")
             if true_l is None or true_r is None:
-                raise ValueError(f"no ground truth {cid}_{{l,r}}_b_COMPLEX.pdb[.gz] in {truth}")
+                raise InputError(f"no ground truth {cid}_{{l,r}}_b_COMPLEX.pdb[.gz] in {truth}")
             rec = lig.with_name(lig.name.replace("_l_b", "_r_b", 1))
             rec = rec if rec.exists() else true_r
-            structures = [read_structure(p) for p in (lig, rec, true_l, true_r)]
-            ca = score_complex(*(ca_coords(s) for s in structures))
-            c = capri(*structures)
-            rows.append({"complex": cid, "crmsd": ca.crmsd, "irmsd": ca.irmsd, "fnat": c["fnat"],
-                         "dockq_irmsd": c["irmsd"], "dockq_lrmsd": c["lrmsd"], "dockq": c["dockq"],
-                         "native_contacts": c["native_contacts"]})
+            rows.append({"complex": cid, **score_structures(*(read_structure(p) for p in (lig, rec, true_l, true_r)))})
         except (ValueError, OSError) as e:
             skipped.append((lig.name, str(e)))
         if on_item:

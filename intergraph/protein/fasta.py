@@ -4,12 +4,13 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 from typing import Iterator
+from ..errors import InputError
 
 #: letters a protein language model may see (20 standard + ESM-2's extra tokens)
 PROTEIN_LETTERS = set("ACDEFGHIKLMNPQRSTVWYXBZUO")
 
 
-class FastaError(ValueError):
+class FastaError(InputError):
     def __init__(self, source: str | Path, problem: str):
         self.source, self.problem = str(source), problem
         super().__init__(f"{source}: {problem}")

@@ -31,6 +31,7 @@ from ..graph.features import normalize, rbf, sinusoidal
 from ..graph.neighbors import knn_graph, radius_graph
 from .residues import residue_type_index
 from .structure import Structure, StructureError
+from ..errors import InputError
 
 #: bump when the meaning of a feature changes, so caches built by older code are never reused
 FEATURIZER_VERSION = 2
@@ -53,7 +54,7 @@ class GraphConfig:
 
     def __post_init__(self):
         if self.edges not in ("radius", "knn"):
-            raise ValueError(f"edges must be 'radius' or 'knn', not {self.edges!r}")
+            raise InputError(f"edges must be 'radius' or 'knn', not {self.edges!r}")
 
     def key(self) -> str:
         payload = json.dumps({**asdict(self), "version": FEATURIZER_VERSION}, sort_keys=True)

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .residues import classify
+from ..errors import InputError
 
 
-class StructureError(ValueError):
+class StructureError(InputError):
     """A structure file that cannot be used; the message names the file and the problem."""
 
     def __init__(self, source: str | Path, problem: str):

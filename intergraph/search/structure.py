@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .cell import ZERO, cell_edges
+from ..errors import InputError
 
 
 class GlobalStructure(nn.Module):
@@ -56,7 +57,7 @@ def structure_weights(logits: torch.Tensor, names: Sequence[str], derive: bool =
         return F.softmax(logits, dim=-1)
     banned = torch.tensor([n in exclude for n in names], device=logits.device)
     if bool(banned.all()):
-        raise ValueError(f"every candidate operation is excluded: {list(names)}")
+        raise InputError(f"every candidate operation is excluded: {list(names)}")
     idx = logits.masked_fill(banned, float("-inf")).argmax(dim=-1)
     return F.one_hot(idx, len(names)).to(logits.dtype)
 
@@ -94,7 +95,7 @@ class Structure:
         n = len(s.edges)
         bad = [i for i, c in enumerate(s.cells) if len(c) != n]
         if bad:
-            raise ValueError(f"cells {bad} do not have {n} edges (steps {s.steps})")
+            raise InputError(f"cells {bad} do not have {n} edges (steps {s.steps})")
         return s
 
     def save(self, path: str | Path) -> None:
@@ -105,7 +106,7 @@ class Structure:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: not a derived structure ({e})") from None
+            raise InputError(f"{path}: not a derived structure ({e})") from None
 
     @staticmethod
     def uniform(op: str, steps: int, n_cells: int = 1) -> "Structure":

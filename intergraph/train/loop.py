@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,19 +61,14 @@ class BatchSeed(Callback):
                           + trainer.global_rank)
 
 
-class WallClock(Callback):
-    """Stop after ``minutes`` of training or after epoch ``stop_epoch`` (checked at epoch ends), keeping the
-    checkpoints: a later run with the same config resumes as if never stopped."""
+class StopAtEpoch(Callback):
+    """Stop after epoch ``stop_epoch`` (checked at epoch ends) as if interrupted, keeping the checkpoints: a
+    later run with the same config resumes as if never stopped."""
 
-    def __init__(self, minutes: float, stop_epoch: int = 0):
-        self.minutes, self.stop_epoch, self.start = minutes, stop_epoch, None
-
-    def on_train_start(self, trainer, pl_module):
-        self.start = time.monotonic()
+    def __init__(self, stop_epoch: int = 0):
+        self.stop_epoch = stop_epoch
 
     def on_train_epoch_end(self, trainer, pl_module):
-        if self.minutes and time.monotonic() - self.start > self.minutes * 60:
-            trainer.should_stop = True
         if self.stop_epoch and trainer.current_epoch + 1 >= self.stop_epoch:
             trainer.should_stop = True
 
@@ -159,7 +153,7 @@ def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True, manual:
         EarlyStopping(monitor=cfg.monitor, mode=cfg.mode, patience=cfg.early_stop_patience),
         LearningRateMonitor(),
         BatchSeed(cfg.seed),
-        WallClock(cfg.max_minutes, cfg.stop_epoch),
+        StopAtEpoch(cfg.stop_epoch),
         CSVMetrics(run_dir / "metrics.csv"),
     ]
     if progress and sys.stderr.isatty():
@@ -190,3 +184,13 @@ def fit(module: L.LightningModule, train_loader, val_loader, run_dir: str | Path
 
 def write_metrics(run_dir: Path, name: str, metrics: dict) -> None:
     (Path(run_dir) / f"{name}.json").write_text(json.dumps(metrics, indent=1, default=float))
+
+
+def load_checkpoint(module: torch.nn.Module, path: str | Path, prefix: str = "") -> torch.nn.Module:
+    """Weights of a Lightning checkpoint into ``module``, read without unpickling arbitrary objects
+    (``weights_only``); with ``prefix`` (e.g. ``"model."``) only those entries, the prefix removed."""
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)["state_dict"]
+    if prefix:
+        state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    module.load_state_dict(state)
+    return module

@@ -23,6 +23,7 @@ import torch
 from ..search.bilevel import structure_gradient
 from .config import TrainConfig
 from .loop import TaskModule
+from ..errors import InputError
 
 MODES = ("alternate", "darts1", "darts2", "fixed", "derived")
 
@@ -40,9 +41,9 @@ class SearchConfig:
 
     def __post_init__(self):
         if self.weight_optimizer not in ("sgd", "adam"):
-            raise ValueError(f"weight optimizer must be sgd or adam, not {self.weight_optimizer!r}")
+            raise InputError(f"weight optimizer must be sgd or adam, not {self.weight_optimizer!r}")
         if self.mode not in MODES:
-            raise ValueError(f"search mode must be one of {MODES}, not {self.mode!r}")
+            raise InputError(f"search mode must be one of {MODES}, not {self.mode!r}")
 
 
 class SearchModule(TaskModule):
@@ -53,7 +54,7 @@ class SearchModule(TaskModule):
         self.search = search
         self.automatic_optimization = False
         if search.mode != "fixed" and not model.searchable:
-            raise ValueError(f"mode {search.mode!r} needs a searchable model (adaptive or global structure)")
+            raise InputError(f"mode {search.mode!r} needs a searchable model (adaptive or global structure)")
 
     def objective(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.model(batch[0], derive_structure=self.search.mode == "derived")

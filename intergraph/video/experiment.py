@@ -23,14 +23,16 @@ from torch.utils.data import DataLoader
 from ..search.cell import ZERO
 from ..search.draw import draw_structures
 from ..search.structure import Structure
-from ..train.config import TrainConfig, save_yaml
-from ..train.loop import EpochShuffle, fit, write_metrics
+from ..train.config import TrainConfig
+from ..train.experiment import Experiment, run_experiment
+from ..train.loop import EpochShuffle, load_checkpoint
 from ..train.search import SearchConfig, SearchModule
 from .features import FeatureSet, LabelledVideo, extract
 from .model import InteractionModel, VideoModelConfig
 from .nodes import NodeConfig, NodeExtractor
 from .synthetic import CAMERA_CLASSES, CLASSES, MOTION_CLASSES, SyntheticConfig, render, splits
 from .task import ClassificationTask
+from ..errors import InputError, MissingError
 
 CAMERA_OPS = {"back_incor", "comb_back"}
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # feature extraction; training picks its own
@@ -117,7 +119,7 @@ def folder_features(data: VideoDataConfig, cache: Path | None = None, progress: 
     for vid, why in skipped:
         log(f"skipped video {vid}: {why}")
     if not all(len(p) for p in parts.values()):
-        raise ValueError(f"{root}: a split has no readable video ({ {k: len(v) for k, v in parts.items()} })")
+        raise InputError(f"{root}: a split has no readable video ({ {k: len(v) for k, v in parts.items()} })")
     fs = FeatureSet(*(torch.cat([getattr(parts[s], a) for s in parts])
                       for a in ("objects", "background", "layout", "mask", "labels")),
                     [i for s in parts for i in parts[s].ids], {"key": key, "classes": classes})
@@ -171,31 +173,31 @@ def build_model(run: VideoSearchRun, fs: FeatureSet, classes: int) -> Interactio
 
 def train_run(run: VideoSearchRun, fs: FeatureSet, split: dict[str, list[int]], run_dir: Path, classes: int,
               progress: bool = True, log: Callable = print, init: dict | None = None) -> tuple[InteractionModel, dict]:
-    """Train one configuration (resumable), starting from the model state ``init`` if given; evaluate the
-    best checkpoint on the test split."""
+    """Train one configuration through the experiment skeleton (claimed run folder, resumable), starting from
+    the model state ``init`` if given; evaluate the best checkpoint on the test split."""
     run_dir = Path(run_dir)
-    done = run_dir / "metrics.json"
-    torch.manual_seed(run.train.seed)
-    model = build_model(run, fs, classes)
-    if init is not None:
-        model.load_state_dict(init)
-    save_yaml(run, run_dir / "config.yaml")
-    module = SearchModule(model, ClassificationTask(), run.train, run.search)
-    if not done.exists():
-        n_par = sum(p.numel() for p in model.parameters())
-        log(f"{run_dir.name}: {run.model.structure} structure, mode {run.search.mode}, {n_par:,} parameters")
-        fit(module, train_loaders(run, fs.subset(split["train"])), loader(fs.subset(split["val"]), 64), run_dir,
-            progress)
-    best = run_dir / "checkpoints" / "best.ckpt"
-    state = torch.load(best if best.exists() else run_dir / "checkpoints" / "last.ckpt", map_location="cpu",
-                       weights_only=False)["state_dict"]
-    module.load_state_dict(state)
-    model.eval()
     test = fs.subset(split["test"])
-    result = evaluate(model, test, run_dir / "predictions.csv")
-    result["parameters"] = sum(p.numel() for p in model.parameters())
-    write_metrics(run_dir, "metrics", result)
-    return model, result
+
+    def module_of() -> SearchModule:
+        torch.manual_seed(run.train.seed)
+        model = build_model(run, fs, classes)
+        if init is not None:
+            model.load_state_dict(init)
+        return SearchModule(model, ClassificationTask(), run.train, run.search)
+
+    def build(folder: Path) -> Experiment:
+        module = module_of()
+        n_par = sum(p.numel() for p in module.model.parameters())
+        return Experiment(module, train_loaders(run, fs.subset(split["train"])), loader(fs.subset(split["val"]), 64),
+                          lambda m: evaluate(m, test, folder / "predictions.csv"), {"total": n_par},
+                          f"{run_dir.name}: {run.model.structure} structure, mode {run.search.mode}, {n_par:,} "
+                          f"parameters")
+
+    result = run_experiment(run, run_dir, build, progress, log)
+    module = module_of()
+    best = run_dir / "checkpoints" / "best.ckpt"
+    load_checkpoint(module, best if best.exists() else run_dir / "checkpoints" / "last.ckpt")
+    return module.model.eval(), result
 
 
 def average_clips(logits: np.ndarray, labels: np.ndarray, ids: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -348,7 +350,7 @@ def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_op
             features = FeatureSet.load(source)
             split = features.meta.get("splits")
             if not split:
-                raise ValueError(f"{source}: the feature file holds no train/val/test splits")
+                raise InputError(f"{source}: the feature file holds no train/val/test splits")
     classes = list(features.meta.get("classes") or [str(i) for i in range(int(features.labels.max()) + 1)])
     log(f"{len(features)} videos (train {len(split['train'])} / val {len(split['val'])} / test {len(split['test'])}), "
         f"{len(classes)} classes, graph {features.shape}")
@@ -364,7 +366,7 @@ def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_op
         slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
         model, result = train_run(run, features, split, out / "runs" / slug, len(classes), progress, log, init)
         rows.append({"structure": name, "top1": result["test/top1"], "top5": result["test/top5"],
-                     "parameters": result["parameters"]})
+                     "parameters": result["parameters"]["total"]})
         log(f"{name}: top-1 {result['test/top1']:.3f}, top-5 {result['test/top5']:.3f}")
         return model
 
@@ -419,7 +421,7 @@ def evaluate_run(out: str | Path) -> dict:
     out = Path(out)
     run_dir = out / "runs" / "adaptive" if (out / "runs" / "adaptive" / "config.yaml").exists() else out
     if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{out}: not a video search run (no config.yaml)")
+        raise MissingError(f"{out}: not a video search run (no config.yaml)")
     run = load_yaml(VideoSearchRun, run_dir / "config.yaml")
     source = run.data.source
     if source != "synthetic" and (Path(source) / "index.json").exists():
@@ -434,8 +436,7 @@ def evaluate_run(out: str | Path) -> dict:
     model = build_model(run, fs, len(classes))
     module = SearchModule(model, ClassificationTask(), run.train, run.search)
     best = run_dir / "checkpoints" / "best.ckpt"
-    module.load_state_dict(torch.load(best if best.exists() else run_dir / "checkpoints" / "last.ckpt",
-                                      map_location="cpu", weights_only=False)["state_dict"])
+    load_checkpoint(module, best if best.exists() else run_dir / "checkpoints" / "last.ckpt")
     result = evaluate(model.eval(), fs.subset(split["test"]))
     result["videos"] = len({i.split("#")[0] for i in (fs.ids[k] for k in split["test"])})
     return result

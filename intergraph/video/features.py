@@ -13,6 +13,7 @@ import torch
 from ..graph.io import atomic_save
 from .graph import VideoGraph
 from .nodes import NodeExtractor
+from ..errors import InputError
 
 FORMAT = "intergraph.video.features/1"
 
@@ -64,9 +65,9 @@ class FeatureSet:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
-            raise ValueError(f"{path}: not a video feature file ({type(e).__name__}: {e})") from None
+            raise InputError(f"{path}: not a video feature file ({type(e).__name__}: {e})") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a video feature file (format {d.get('format') if isinstance(d, dict) else None!r})")
+            raise InputError(f"{path}: not a video feature file (format {d.get('format') if isinstance(d, dict) else None!r})")
         return cls(d["objects"], d["background"], d["layout"], d["mask"], d["labels"], list(d["ids"]), d["meta"])
 
 
@@ -100,7 +101,7 @@ def extract(videos: Iterable[LabelledVideo], extractor: NodeExtractor, batch_siz
             boxes[i, :, :v.boxes.shape[1]] = torch.from_numpy(v.boxes)
             mask[i, :, :v.boxes.shape[1]] = torch.from_numpy(v.mask)
         if k > n:
-            raise ValueError(f"{batch[0].id}...: {k} boxes per frame for {n} object nodes")
+            raise InputError(f"{batch[0].id}...: {k} boxes per frame for {n} object nodes")
         g = extractor(video, boxes.to(device), mask.to(device))
         parts["objects"].append(g.objects.half().cpu())
         parts["background"].append(g.background.half().cpu())

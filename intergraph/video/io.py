@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from ..errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
 
-class VideoDataError(ValueError):
+class VideoDataError(InputError):
     """A video or annotation that cannot be used; the message names the file and the problem."""
 
 

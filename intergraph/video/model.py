@@ -17,6 +17,7 @@ from ..search.cell import CellStack, cell_edges
 from ..search.structure import PREDICTORS, Structure, derive, diversity_loss, structure_weights
 from .graph import LAYOUT_DIM, VideoGraph
 from .ops import OpSpace, candidates
+from ..errors import InputError
 
 
 @dataclass
@@ -66,21 +67,21 @@ class InteractionModel(nn.Module):
         self.layout = nn.Linear(LAYOUT_DIM, cfg.width) if cfg.layout_embedding else None
         if cfg.structure == "fixed":
             if not cfg.fixed:
-                raise ValueError("a fixed structure needs `fixed` (a derived structure)")
+                raise InputError("a fixed structure needs `fixed` (a derived structure)")
             fixed = Structure.from_dict(cfg.fixed)
             if fixed.steps != cfg.steps or len(fixed.cells) != cfg.cells:
-                raise ValueError(f"the structure has {len(fixed.cells)} cell(s) of {fixed.steps} steps, the model "
+                raise InputError(f"the structure has {len(fixed.cells)} cell(s) of {fixed.steps} steps, the model "
                                  f"{cfg.cells} cell(s) of {cfg.steps} steps")
             self.cells = CellStack(space, fixed.candidates(), cfg.width, cfg.steps, cfg.cells)
             self.predictor = None
         elif cfg.structure in PREDICTORS:
             self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
             if cfg.descriptor not in ("background", "motion"):
-                raise ValueError(f"descriptor must be background or motion, not {cfg.descriptor!r}")
+                raise InputError(f"descriptor must be background or motion, not {cfg.descriptor!r}")
             d = cfg.width * (4 if cfg.descriptor == "motion" else 1)
             self.predictor = PREDICTORS[cfg.structure](d, cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
         else:
-            raise ValueError(f"structure must be adaptive, global or fixed, not {cfg.structure!r}")
+            raise InputError(f"structure must be adaptive, global or fixed, not {cfg.structure!r}")
         self.dropout = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(cfg.steps * cfg.width + cfg.width, cfg.classes)
 

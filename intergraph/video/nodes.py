@@ -17,6 +17,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from .graph import VideoGraph, layout_vectors
+from ..errors import InputError
 
 TORCHVISION = ("r3d_18", "r2plus1d_18", "mc3_18")
 BACKBONES = TORCHVISION + ("small3d",)
@@ -57,10 +58,10 @@ class TorchvisionTrunk(nn.Module):
             state = state.get("state_dict", state) if isinstance(state, dict) else state
             missing, unexpected = model.load_state_dict(state, strict=False)
             if [k for k in missing if not k.startswith("fc.")] or unexpected:
-                raise ValueError(f"{weights}: not {name} weights (missing {missing[:3]}, unexpected {unexpected[:3]})")
+                raise InputError(f"{weights}: not {name} weights (missing {missing[:3]}, unexpected {unexpected[:3]})")
         layers = ["stem", "layer1", "layer2", "layer3", "layer4"]
         if layer not in layers[3:]:
-            raise ValueError(f"cut after layer3 or layer4, not {layer!r}")
+            raise InputError(f"cut after layer3 or layer4, not {layer!r}")
         self.body = nn.Sequential(*[getattr(model, n) for n in layers[:layers.index(layer) + 1]])
         self.out_channels = 256 if layer == "layer3" else 512
 
@@ -76,7 +77,7 @@ def make_backbone(name: str, weights: str | Path | None = None, layer: str = "la
         return model
     if name in TORCHVISION:
         return TorchvisionTrunk(name, layer, weights)
-    raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    raise InputError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
 
 
 @dataclass
@@ -109,7 +110,7 @@ class NodeExtractor(nn.Module):
         k = boxes.shape[2]
         n = self.cfg.nodes_per_frame
         if k > n:
-            raise ValueError(f"{k} boxes per frame for a budget of {n} object nodes: raise nodes_per_frame")
+            raise InputError(f"{k} boxes per frame for a budget of {n} object nodes: raise nodes_per_frame")
         fmap = self.backbone((video - self.mean) / self.std)  # (B, C, T', h', w')
         c, t = fmap.shape[1], fmap.shape[2]
         stride = max(t_in // t, 1)

@@ -22,6 +22,7 @@ from torch import nn
 
 from ..search.cell import ZERO
 from .graph import LAYOUT_DIM, VideoGraph
+from ..errors import InputError
 
 SHARPEN = 5.0
 BASIC_OPS = [ZERO, "identity", "feat_aggr", "diff_prop", "temp_conv", "back_incor", "node_att"]
@@ -173,7 +174,7 @@ class BackgroundIncorporation(nn.Module):
 
     def forward(self, x: torch.Tensor, g: VideoGraph) -> torch.Tensor:
         if g.background.shape[2] != self.n_background:
-            raise ValueError(f"background incorporation was built for {self.n_background} background nodes per "
+            raise InputError(f"background incorporation was built for {self.n_background} background nodes per "
                              f"frame, got {g.background.shape[2]}")
         raw = self.affinity(x, g.background)  # (B, T, N, M)
         att = torch.softmax(SHARPEN * raw, dim=-1) @ g.background
@@ -192,7 +193,7 @@ class NodeAttention(nn.Module):
     def forward(self, x: torch.Tensor, g: VideoGraph) -> torch.Tensor:
         xf, m = _flat(x, g)
         if xf.shape[1] != self.n_nodes:
-            raise ValueError(f"node attention was built for {self.n_nodes} nodes per video, got {xf.shape[1]}")
+            raise InputError(f"node attention was built for {self.n_nodes} nodes per video, got {xf.shape[1]}")
         xn = F.normalize(xf, dim=-1)
         s = (xn @ xn.transpose(1, 2)) * m[:, None, :]
         gate = torch.sigmoid(self.gate(torch.cat([s, g.layout.reshape(*s.shape[:2], LAYOUT_DIM)], dim=-1)))
@@ -247,7 +248,7 @@ class OpSpace:
             return base[name]()
         if name in head:
             return Composite(base[head[name]](), base["feat_aggr"](), base["node_att"]())
-        raise ValueError(f"unknown graph operation {name!r}; known: {sorted(base) + sorted(head) + [ZERO]}")
+        raise InputError(f"unknown graph operation {name!r}; known: {sorted(base) + sorted(head) + [ZERO]}")
 
 
 def candidates(ops: str | list[str]) -> list[str]:
@@ -257,6 +258,6 @@ def candidates(ops: str | list[str]) -> list[str]:
     known = set(BASIC_OPS + COMPOSITE_OPS)
     unknown = [o for o in ops if o not in known]
     if unknown or not ops:
-        raise ValueError(f"unknown graph operation {unknown[0]!r}; known: {sorted(known)}" if unknown
+        raise InputError(f"unknown graph operation {unknown[0]!r}; known: {sorted(known)}" if unknown
                          else "no candidate operations given")
     return list(ops)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .io import VideoDataError
+from ..errors import InputError, MissingError
 
 DETECTORS = ("fasterrcnn_resnet50_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn")
 
@@ -24,9 +25,9 @@ def load_detector(name: str, weights: str | Path | None, top: int = 10):
     import torchvision.models.detection as det
 
     if name not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, not {name!r}")
+        raise InputError(f"detector must be one of {DETECTORS}, not {name!r}")
     if weights is None or not Path(weights).exists():
-        raise FileNotFoundError(
+        raise MissingError(
             f"no weights for {name}{f' at {weights}' if weights else ''}: proposals need a trained detector. Save "
             f"torchvision's COCO weights once where you are online (torchvision.models.detection.{name}(weights="
             f"'DEFAULT').state_dict() -> torch.save) and pass that file with --weights; or use --boxes grid")
@@ -35,7 +36,7 @@ def load_detector(name: str, weights: str | Path | None, top: int = 10):
         state = torch.load(weights, map_location="cpu", weights_only=True)
         model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
     except Exception as e:  # noqa: BLE001 - any unusable file gets the same clear message
-        raise ValueError(f"{weights}: not a {name} state dict ({type(e).__name__}: {e})") from None
+        raise InputError(f"{weights}: not a {name} state dict ({type(e).__name__}: {e})") from None
     model.rpn._post_nms_top_n = {"training": top, "testing": top}
     return model.eval()
 

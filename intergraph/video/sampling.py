@@ -3,11 +3,12 @@ evenly offset clips per video for testing (the paper: 5 clips, scores averaged).
 from __future__ import annotations
 
 import numpy as np
+from ..errors import InputError
 
 
 def _segments(n_frames: int, n_samples: int) -> tuple[np.ndarray, float]:
     if n_frames < 1 or n_samples < 1:
-        raise ValueError(f"cannot sample {n_samples} frames from a video of {n_frames}")
+        raise InputError(f"cannot sample {n_samples} frames from a video of {n_frames}")
     length = n_frames / n_samples
     return np.arange(n_samples) * length, length
 

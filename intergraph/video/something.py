@@ -32,6 +32,7 @@ from .io import VIDEO_SUFFIXES, FrameFolder, VideoDataError, open_video
 from .sampling import clip_indices, train_indices
 from .transforms import ClipTransform, flip_pairs
 from .synthetic import CLASSES, SyntheticConfig, render, splits
+from ..errors import InputError
 
 FRAME = "{:04d}.jpg"
 
@@ -141,7 +142,7 @@ def boxes_of(records: list[dict], frames: int, video: str, missing: str = "mask"
     ``gt_annotation`` names. Frames without a box of an object: ``missing="mask"`` leaves them masked,
     ``"carry"`` repeats the object's last box (frames before its first box stay masked)."""
     if missing not in ("mask", "carry"):
-        raise ValueError(f"missing must be mask or carry, not {missing!r}")
+        raise InputError(f"missing must be mask or carry, not {missing!r}")
     objects = sorted({lab["gt_annotation"] for r in records for lab in r.get("labels", [])})
     boxes = np.zeros((frames, len(objects), 4), np.float32)
     mask = np.zeros((frames, len(objects)), bool)

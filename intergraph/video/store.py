@@ -14,6 +14,7 @@ from ..graph.io import atomic_save
 from .features import FeatureSet, extract
 from .nodes import NodeConfig, NodeExtractor
 from .something import ClipSpec, folder_videos, labels_file, read_labels
+from ..errors import InputError
 
 FORMAT = "intergraph.video.store/1"
 
@@ -33,7 +34,7 @@ def extract_store(root: str | Path, out: str | Path, nodes: NodeConfig, clip: Cl
     if index_path.exists():
         old = json.loads(index_path.read_text())
         if old.get("config") != config:
-            raise ValueError(f"{out} holds features of another configuration; choose another --out")
+            raise InputError(f"{out} holds features of another configuration; choose another --out")
     classes = read_labels(labels_file(root))
     torch.manual_seed(seed)
     extractor = NodeExtractor(nodes)
@@ -88,10 +89,10 @@ def load_store(path: str | Path) -> FeatureSet:
     path = Path(path)
     index = json.loads((path / "index.json").read_text())
     if index.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a video feature store (format {index.get('format')!r})")
+        raise InputError(f"{path}: not a video feature store (format {index.get('format')!r})")
     ids = [v for s in ("train", "val", "test") for v in index["splits"][s]]
     if not ids:
-        raise ValueError(f"{path}: the store holds no videos")
+        raise InputError(f"{path}: the store holds no videos")
     items = [torch.load(path / "videos" / f"{v}.pt", map_location="cpu", weights_only=True) for v in ids]
     n = {s: len(index["splits"][s]) for s in ("train", "val", "test")}
     splits = {"train": list(range(n["train"])), "val": list(range(n["train"], n["train"] + n["val"])),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ..errors import InputError
 
 CLASSES = [
     "A approaches B",
@@ -43,7 +44,7 @@ class SyntheticConfig:
 
     def __post_init__(self):
         if self.size < 96 or self.frames < 2:
-            raise ValueError(f"synthetic videos need frames >= 2 and size >= 96 pixels (motions are laid out in "
+            raise InputError(f"synthetic videos need frames >= 2 and size >= 96 pixels (motions are laid out in "
                              f"pixels), got {self.frames} frames of {self.size}")
 
 

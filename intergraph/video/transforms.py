@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from ..errors import InputError
 
 #: Something-Something V2 classes that a horizontal flip turns into each other
 SSV2_FLIP_PAIRS = {86: 87, 93: 94, 166: 167}
@@ -50,7 +51,7 @@ class ClipTransform:
 
     def __post_init__(self):
         if self.flip not in ("swap", "skip", "none"):
-            raise ValueError(f"flip must be swap, skip or none, not {self.flip!r}")
+            raise InputError(f"flip must be swap, skip or none, not {self.flip!r}")
         self._pairs = symmetric(self.flip_pairs)
 
     def crop_box(self, h: int, w: int, rng: np.random.Generator | None) -> tuple[int, int, int, int]:

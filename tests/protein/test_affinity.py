@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
-from intergraph.protein.affinity import lba_folder, read_lba_lmdb
+from intergraph.protein.tasks.affinity.data import lba_folder, read_lba_lmdb
 from intergraph.protein.io import read_structure
-from intergraph.protein.ligand import LigandError, ligand_atom_features, read_ligand
 from intergraph.protein.structure import StructureError
-from intergraph.protein.tasks.affinity import AffinityModel, affinity_encoder, complex_graph
+from intergraph.protein.tasks.affinity.ligand import LigandError, ligand_atom_features, read_ligand
+from intergraph.protein.tasks.affinity.model import AffinityModel, affinity_encoder, complex_graph
 
 runner = CliRunner()
 
@@ -166,22 +166,30 @@ def small_lba(lba, tmp_path_factory):
 def test_cross_validation_end_to_end_and_cli_prediction(small_lba, tmp_path):
     root, ids = small_lba
     out = tmp_path / "run"
-    args = ["protein", "train", "--task", "affinity", "--source", str(root), "--folds", "2", "--epochs", "1",
+    args = ["protein", "train", "--task", "affinity", "--data", str(root), "--folds", "2", "--epochs", "1",
             "--layers", "1", "--encoder", "egnn", "--batch-size", "4", "--out", str(out), "--cache", str(tmp_path / "c")]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "skipped 3qlb" in res.output
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["folds"] == 2 and summary["complexes"] == len(ids) - 1
-    lines = (out / "predictions.csv").read_text().splitlines()
-    assert len(lines) == 1 + len(ids) - 1  # every readable complex predicted once, in its held-out fold
-    for name in ("scatter.png", "config.yaml", "fold0/metrics.json", "fold1/checkpoints/best.ckpt"):
+    summary = json.loads((out / "metrics.json").read_text())
+    assert len(summary["folds"]) == 2 and set(summary["mean"]) == {"rmse", "pearson", "spearman"}
+    tested = [line.split(",")[0] for k in (0, 1) for line in (out / f"fold{k}" / "items.csv").read_text().splitlines()[1:]]
+    assert sorted(tested) == sorted(i for i in ids if i != "3qlb")  # every readable complex tested once
+    for name in ("config.yaml", "fold0/metrics.json", "fold1/checkpoints/best.ckpt", "fold0/items.csv"):
         assert (out / name).exists(), name
     assert runner.invoke(app, args).exit_code == 0  # a rerun reuses the finished folds
+    # the k-fold run evaluates fold by fold
+    shown = runner.invoke(app, ["protein", "evaluate", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert "fold 0" in shown.output and "fold 1" in shown.output
     pocket, sdf, _ = (root / "complexes" / ids[0] / f"{ids[0]}_{k}" for k in ("pocket.pdb.gz", "ligand.sdf", ""))
-    res = runner.invoke(app, ["protein", "affinity", "--pocket", str(pocket), "--ligand", str(sdf), "--model", str(out)])
+    res = runner.invoke(app, ["protein", "predict", "--pocket", str(pocket), "--ligand", str(sdf), "--model", str(out),
+                              "--out", str(tmp_path / "pred")])
     assert res.exit_code == 0, res.output
     assert "predicted pK" in res.output and "models:" in res.output
-    bad = runner.invoke(app, ["protein", "affinity", "--pocket", str(pocket), "--ligand",
-                              str(root / "complexes" / "3qlb" / "3qlb_ligand.sdf"), "--model", str(out)])
+    row = (tmp_path / "pred" / "affinity.csv").read_text().splitlines()[1].split(",")
+    assert row[3] == "2" and len(row[4].split()) == 2
+    bad = runner.invoke(app, ["protein", "predict", "--pocket", str(pocket), "--ligand",
+                              str(root / "complexes" / "3qlb" / "3qlb_ligand.sdf"), "--model", str(out),
+                              "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "cannot sanitize" in bad.output

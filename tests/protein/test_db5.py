@@ -6,7 +6,7 @@ import collections
 import pytest
 import torch
 
-from intergraph.protein import db5 as db5_module
+from intergraph.protein import complexes as complexes_module
 from intergraph.protein.db5 import DB5
 from intergraph.protein.featurize import GraphConfig
 
@@ -43,7 +43,7 @@ def test_second_run_does_no_parsing_and_config_changes_miss(db5_root, tmp_path, 
     def no_parsing(*a, **k):
         raise AssertionError("parsed although cached")
 
-    monkeypatch.setattr(db5_module, "read_structure", no_parsing)
+    monkeypatch.setattr(complexes_module, "read_structure", no_parsing)
     again = DB5(db5_root, split="test", cache_dir=tmp_path)["1AVX"]
     assert torch.equal(first.receptor.edge_s, again.receptor.edge_s)
     assert torch.equal(first.ligand.y_heavy, again.ligand.y_heavy)

@@ -10,14 +10,13 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import apply, kabsch, random_rotation
-from intergraph.protein.db5 import ComplexGraphs
+from intergraph.protein.complexes import ComplexGraphs, collate_pairs as collate
 from intergraph.protein.docking_metrics import ca_coords, kabsch as kabsch_np
 from intergraph.protein.encoders import ENCODERS, ResidueEncoder
 from intergraph.protein.featurize import featurize, moved
 from intergraph.protein.io import read_structure
-from intergraph.protein.tasks.docking import (DockingModel, DockingPairs, DockingTask, clash_loss, ot_loss,
-                                              pocket_points)
-from intergraph.protein.tasks.interface import collate
+from intergraph.protein.tasks.docking.model import (DockingModel, DockingPairs, DockingTask, clash_loss, ot_loss,
+                                                    pocket_points)
 
 runner = CliRunner()
 
@@ -136,7 +135,7 @@ def test_augmented_pairs_keep_the_true_complex(complex_7cei):
 
 def test_perfect_keypoints_give_zero_loss_and_exact_metrics(complex_7cei):
     """Predict the truth (by construction) and the task reports CRMSD/IRMSD 0."""
-    from intergraph.protein.tasks.docking import DockOutput
+    from intergraph.protein.tasks.docking.model import DockOutput
 
     pair = DockingPairs([complex_7cei], seed=1)[0]
     batch = collate([pair])
@@ -172,8 +171,8 @@ SMALL = {"train": ["1QA9", "7CEI", "2SNI"], "val": ["1NW9"], "test": ["1AVX", "7
 
 @pytest.fixture(scope="module")
 def docking_run(db5_root, tmp_path_factory):
-    from intergraph.protein.dock import DockingRun, train_docking
-    from intergraph.protein.experiment import DataConfig, ModelConfig
+    from intergraph.protein.run import DataConfig, ModelConfig, train
+    from intergraph.protein.tasks.docking.run import DockingRun
     from intergraph.train.config import TrainConfig
 
     tmp = tmp_path_factory.mktemp("dock")
@@ -183,23 +182,23 @@ def docking_run(db5_root, tmp_path_factory):
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
         train=TrainConfig(monitor="val/crmsd_median", mode="min", max_epochs=2, batch_size=2, lr=1e-3,
                           accelerator="cpu"))
-    result = train_docking(cfg, tmp / "run", progress=False, log=lambda m: None)
+    result = train(cfg, tmp / "run", progress=False, log=lambda m: None)
     return cfg, tmp / "run", result
 
 
 def test_training_writes_the_protocol_evaluation_and_resumes_as_a_no_op(docking_run):
-    from intergraph.protein.dock import train_docking
+    from intergraph.protein.run import train
 
     cfg, run, result = docking_run
     for name in ("config.yaml", "metrics.json", "metrics.csv", "checkpoints/best.ckpt", "checkpoints/last.ckpt",
-                 "test_scores.csv", "test_predictions/1AVX_l_b_INTERGRAPH.pdb"):
+                 "test_scores.csv", "items.csv", "test_predictions/1AVX_l_b_INTERGRAPH.pdb"):
         assert (run / name).exists(), name
     test = result["test"]
     assert test["crmsd"]["n"] == 2 and test["crmsd"]["median"] > 0 and 0 <= test["dockq"]["median"] <= 1
-    assert train_docking(cfg, run, progress=False, log=lambda m: None)["test"] == test
+    assert train(cfg, run, progress=False, log=lambda m: None)["test"] == test
     shown = runner.invoke(app, ["protein", "evaluate", str(run)])
     assert shown.exit_code == 0, shown.output
-    assert f"{test['crmsd']['median']:.2f}" in shown.output
+    assert f"crmsd {test['crmsd']['median']:.4f} (median)" in shown.output
 
 
 def test_protocol_receptor_is_written_unchanged(docking_run, db5_root):
@@ -247,13 +246,13 @@ def test_dock_cli_refuses_shared_chain_ids_unless_asked(docking_run, db5_root, t
 @pytest.fixture(scope="module")
 def plm_docking_run(db5_root, tmp_path_factory):
     """A docking run whose PLM is a store path holding our own PLM's embeddings of the SMALL complexes only."""
-    from intergraph.protein.dock import DockingRun, train_docking
-    from intergraph.protein.experiment import DataConfig, ModelConfig
     from intergraph.protein.plm.backends import load_plm
     from intergraph.protein.plm.extract import LayerSpec
     from intergraph.protein.plm.pipeline import JobReport, embed_to_store, sequences_from_structures
     from intergraph.protein.plm.registry import DEFAULT_PLM
     from intergraph.protein.plm.store import EmbeddingStore
+    from intergraph.protein.run import DataConfig, ModelConfig, train
+    from intergraph.protein.tasks.docking.run import DockingRun
     from intergraph.train.config import TrainConfig
 
     tmp = tmp_path_factory.mktemp("dock_plm")
@@ -269,7 +268,7 @@ def plm_docking_run(db5_root, tmp_path_factory):
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
         train=TrainConfig(monitor="val/crmsd_median", mode="min", max_epochs=1, batch_size=2, lr=1e-3,
                           accelerator="cpu"))
-    train_docking(cfg, tmp / "run", progress=False, log=lambda m: None)
+    train(cfg, tmp / "run", progress=False, log=lambda m: None)
     return tmp / "run"
 
 
@@ -292,8 +291,8 @@ def test_dock_cli_with_a_plm_run_looks_up_embeddings_by_sequence(plm_docking_run
 
 def test_own_plm_runs_embed_unseen_chains_on_the_fly(db5_root, tmp_path):
     """``default`` runs embed the chains of arbitrary input files with the packaged PLM before docking them."""
-    from intergraph.protein.db5 import DB5, PLMSource
-    from intergraph.protein.experiment import attach_plm_by_sequence
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.plm.arms import PLMSource, attach_by_sequence
     from intergraph.protein.plm.backends import load_plm
     from intergraph.protein.plm.extract import LayerSpec, embed
     from intergraph.protein.plm.registry import DEFAULT_PLM
@@ -305,7 +304,7 @@ def test_own_plm_runs_embed_unseen_chains_on_the_fly(db5_root, tmp_path):
     db5 = DB5(plm=PLMSource(tmp_path / "store", plm.id, layers))
     files = [db5_root / "structures" / f"1AK4_{r}_b.pdb.gz" for r in "rl"]
     graphs = {r: featurize(read_structure(f), db5.config, name=str(f)) for r, f in zip("rl", files)}
-    attach_plm_by_sequence("default", db5.plm, list(graphs.values()))
+    attach_by_sequence("default", db5.plm, list(graphs.values()))
     for g in graphs.values():
         assert g.plm.shape == (g.num_nodes, plm.embed_dim) and bool(g.plm_mask.all())
     seq = graphs["l"].chain_sequences[0]

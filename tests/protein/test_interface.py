@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
-from intergraph.protein.interface import interface_labels
+from intergraph.protein.labels import interface_labels
 from intergraph.protein.io import read_structure
 
 

@@ -1,6 +1,8 @@
 """Model quality assessment: complex graphs of decoys, decoy generation and labels, metrics, and a run end to end."""
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -8,12 +10,13 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
-from intergraph.protein.decoys import folder_decoys, perturbation_decoys, read_decoys, surface_decoys, write_decoys
+from intergraph.protein.tasks.quality.decoys import (folder_decoys, perturbation_decoys, read_decoys, surface_decoys,
+                                                     write_decoys)
 from intergraph.protein.docking_metrics import ca_coords, score_folder
 from intergraph.protein.encoders import ResidueEncoder
 from intergraph.protein.featurize import featurize, join_partners, moved
 from intergraph.protein.io import read_structure
-from intergraph.protein.tasks.quality import QualityModel, top1_quality
+from intergraph.protein.tasks.quality.model import QualityModel, top1_quality
 
 runner = CliRunner()
 
@@ -124,19 +127,19 @@ def test_top1_quality_by_hand():
 def test_quality_run_end_to_end(db5_root, tmp_path):
     import shutil
 
-    from intergraph.protein.experiment import DataConfig, ModelConfig
-    from intergraph.protein.quality import QualityConfig, QualityRun, train_quality
+    from intergraph.protein.run import DataConfig, ModelConfig, train
+    from intergraph.protein.tasks.docking.run import DockingRun
+    from intergraph.protein.tasks.quality.run import QualityConfig, QualityRun
     from intergraph.train.config import TrainConfig
 
     # a docking run: its predictions join the training/validation decoys (one per target) and, from its
     # test_predictions folder (here replaced by EquiDock's files under our names), the test decoys
-    from intergraph.protein.dock import DockingRun, train_docking
 
     dock_cfg = DockingRun(
         data=DataConfig(train_ids=["1QA9", "2SNI"], val_ids=["1NW9"], test_ids=["7CEI"], cache_dir=str(tmp_path / "c")),
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
         train=TrainConfig(monitor="val/crmsd_median", mode="min", max_epochs=1, batch_size=2, accelerator="cpu"))
-    train_docking(dock_cfg, tmp_path / "dock_run", progress=False, log=lambda m: None)
+    train(dock_cfg, tmp_path / "dock_run", progress=False, log=lambda m: None)
     docked = tmp_path / "dock_run" / "test_predictions"
     for p in docked.iterdir():
         p.unlink()
@@ -150,13 +153,11 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
         quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3, docking_run=str(docked.parent)),
         train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=2, batch_size=4, lr=1e-3, accelerator="cpu"))
-    result = train_quality(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    result = train(cfg, tmp_path / "run", progress=False, log=lambda m: None)
     # 1ATN is an external (HADDOCK) target: held out of training
     assert result["test_by_source"]["perturbation"]["decoys"] == 6
-    from intergraph.protein.decoys import read_decoys
-
-    train = [d for p in (tmp_path / "cache" / "qa").glob("train-*.csv") for d in read_decoys(p)]
-    assert sorted(d.decoy for d in train if d.source == "intergraph") == ["1QA9_intergraph", "2SNI_intergraph"]
+    train_decoys = [d for p in (tmp_path / "cache" / "qa").glob("train-*.csv") for d in read_decoys(p)]
+    assert sorted(d.decoy for d in train_decoys if d.source == "intergraph") == ["1QA9_intergraph", "2SNI_intergraph"]
     assert result["test_by_source"]["docking methods"]["decoys"] == 14  # (six baselines + ours) x two targets
     assert -1 <= result["test"]["spearman"] <= 1 and 0 <= result["test"]["top1_dockq"] <= result["test"]["best_dockq"]
     assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
@@ -164,4 +165,27 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     assert len(rows) == 1 + 20 and any("_intergraph," in r for r in rows)
     shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
     assert shown.exit_code == 0, shown.output
-    assert f"{result['test']['spearman']:.3f}" in shown.output
+    assert f"spearman {result['test']['spearman']:.4f}" in shown.output
+    items = (tmp_path / "run" / "items.csv").read_text().splitlines()
+    assert items[0] == "item,decoys,spearman,top1_dockq,best_dockq" and len(items) == 3
+    # the run ranks a folder of HADDOCK models, scored against their native
+    qa = data_root_of(db5_root) / "qa_decoys" / "1AK4"
+    res = runner.invoke(app, ["protein", "predict", "--model", str(tmp_path / "run"), "--models", str(qa / "decoys"),
+                              "--native", str(next((qa / "native").iterdir())), "--receptor-chains", "C",
+                              "--ligand-chains", "D", "--out", str(tmp_path / "ranked")])
+    assert res.exit_code == 0, res.output
+    ranking = list(csv.DictReader(open(tmp_path / "ranked" / "ranking.csv")))
+    assert [int(r["rank"]) for r in ranking] == [1, 2, 3, 4, 5]
+    pred = [float(r["predicted_dockq"]) for r in ranking]
+    assert pred == sorted(pred, reverse=True) and all(0 <= p <= 1 for p in pred)
+    labels = {row.split(",")[0]: row for row in (qa / "labels" / "labels.csv").read_text().splitlines()[1:]}
+    for r in ranking:  # the labels computed against the native are the shipped ones
+        decoy = r["model"].split(".pdb")[0]
+        assert abs(float(r["fnat"]) - float(labels[decoy].split(",")[1])) < 1e-3
+    many = runner.invoke(app, ["protein", "predict", "--model", str(tmp_path / "run"), "--models", str(qa / "decoys"),
+                               "--out", str(tmp_path / "x")])
+    assert many.exit_code == 0  # two-chain models split into the larger (receptor) and the other chain
+
+
+def data_root_of(db5_root):
+    return db5_root.parent

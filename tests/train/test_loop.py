@@ -43,7 +43,7 @@ def test_learning_rate_drops_on_plateau(tmp_path):
 
 
 def test_config_yaml_round_trip(tmp_path):
-    from intergraph.protein.experiment import InterfaceRun
+    from intergraph.protein.tasks.interface.run import InterfaceRun
 
     cfg = InterfaceRun()
     cfg.train.max_epochs = 3

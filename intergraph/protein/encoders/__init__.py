@@ -8,6 +8,7 @@ from .egnn import EGNNEncoder
 from .fusion import FUSIONS, ResidueFeatures
 from .gvp import GVPEncoder
 from .molformer import MolformerEncoder
+from ...errors import InputError
 
 ENCODERS = ("gvp", "egnn", "molformer")
 
@@ -24,7 +25,7 @@ class ResidueEncoder(nn.Module):
                  update_coords: bool = False):
         super().__init__()
         if kind not in ENCODERS:
-            raise ValueError(f"encoder must be one of {ENCODERS}, not {kind!r}")
+            raise InputError(f"encoder must be one of {ENCODERS}, not {kind!r}")
         self.kind = kind
         self.features = ResidueFeatures(fusion, plm_dim)
         node_in = self.features.out_dim + node_s_dim

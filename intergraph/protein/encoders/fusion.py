@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..residues import NUM_RESIDUE_TYPES
+from ...errors import InputError
 
 FUSIONS = ("none", "replace", "concat", "project", "gated")
 
@@ -22,9 +23,9 @@ class ResidueFeatures(nn.Module):
     def __init__(self, fusion: str = "project", plm_dim: int | None = None, type_dim: int = 32):
         super().__init__()
         if fusion not in FUSIONS:
-            raise ValueError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
+            raise InputError(f"fusion must be one of {FUSIONS}, not {fusion!r}")
         if fusion != "none" and not plm_dim:
-            raise ValueError(f"fusion {fusion!r} needs PLM features (plm_dim)")
+            raise InputError(f"fusion {fusion!r} needs PLM features (plm_dim)")
         self.fusion, self.plm_dim = fusion, plm_dim
         if fusion != "replace":
             self.types = nn.Embedding(NUM_RESIDUE_TYPES, type_dim)
@@ -40,7 +41,7 @@ class ResidueFeatures(nn.Module):
             return self.types(data.residue_type)
         plm = getattr(data, "plm", None)
         if plm is None:
-            raise ValueError(f"fusion {self.fusion!r} needs graphs with PLM features (attach them from a store)")
+            raise InputError(f"fusion {self.fusion!r} needs graphs with PLM features (attach them from a store)")
         mask = data.plm_mask.to(plm.dtype)[:, None]
         if self.fusion == "replace":
             return plm * mask

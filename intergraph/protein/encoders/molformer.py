@@ -17,6 +17,7 @@ from torch_geometric.utils import to_dense_batch
 
 from ...graph.features import rbf
 from ...graph.scatter import scatter_softmax, scatter_sum
+from ...errors import InputError
 
 
 def full_edges(batch: torch.Tensor) -> torch.Tensor:
@@ -37,7 +38,7 @@ class GeoAttentionLayer(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float = 0.1):
         super().__init__()
         if dim % heads:
-            raise ValueError(f"width {dim} is not divisible by {heads} heads")
+            raise InputError(f"width {dim} is not divisible by {heads} heads")
         self.heads, self.dk = heads, dim // heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from ...errors import InputError
 
 #: letters biotite's protein alphabet lacks, aligned as their parent amino acid
 _ALIGN_AS = str.maketrans({"U": "C", "O": "K"})
 
 
-class AlignmentError(ValueError):
+class AlignmentError(InputError):
     pass
 
 

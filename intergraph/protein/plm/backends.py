@@ -14,13 +14,14 @@ from pathlib import Path
 import torch
 
 from .registry import ESM2, candidate_locations
+from ...errors import IntergraphError, MissingError
 
 
-class PLMNotFound(FileNotFoundError):
+class PLMNotFound(MissingError):
     """No weights for the requested model; the message names what was expected and where."""
 
 
-class PLMBackendError(ImportError):
+class PLMBackendError(IntergraphError, ImportError):
     """The package a backend needs is missing, or is a different package of the same name."""
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .backends import load_fair_esm
+from ...errors import InputError
 
 _RENAMES = [
     (r"^embed_tokens\.", "esm.embeddings.word_embeddings."),
@@ -71,6 +72,6 @@ def save_fair_esm(model: torch.nn.Module, path: str | Path, layers: int, dim: in
 
     path = Path(path)
     if not path.name.startswith("esm2") or path.suffix != ".pt":
-        raise ValueError(f"{path}: fair-esm checkpoints are named esm2*.pt")
+        raise InputError(f"{path}: fair-esm checkpoints are named esm2*.pt")
     cfg = PretrainConfig(fasta="", out=str(path.parent), layers=layers, dim=dim, heads=heads)
     return export_fair_esm(model, cfg, path.parent, name=path.stem, half=half)

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .backends import PLM
+from ...errors import InputError
 
 
 @dataclass(frozen=True)
@@ -28,22 +29,22 @@ class LayerSpec:
         if text.startswith("mean"):
             k = int(text[4:].lstrip(":"))
             if k < 1:
-                raise ValueError(f"layer spec {text!r}: mean of at least one layer")
+                raise InputError(f"layer spec {text!r}: mean of at least one layer")
             return cls(mean_last=k)
         try:
             return cls(layers=tuple(int(x) for x in text.split(",")))
         except ValueError:
-            raise ValueError(f"layer spec {text!r}: use last, N, N,M or meanK") from None
+            raise InputError(f"layer spec {text!r}: use last, N, N,M or meanK") from None
 
     def resolve(self, num_layers: int) -> list[int]:
         if self.mean_last:
             if self.mean_last > num_layers:
-                raise ValueError(f"mean of the last {self.mean_last} layers, but the model has {num_layers}")
+                raise InputError(f"mean of the last {self.mean_last} layers, but the model has {num_layers}")
             return list(range(num_layers - self.mean_last + 1, num_layers + 1))
         layers = list(self.layers) or [num_layers]
         bad = [l for l in layers if not 0 <= l <= num_layers]
         if bad:
-            raise ValueError(f"layers {bad} out of range 0..{num_layers}")
+            raise InputError(f"layers {bad} out of range 0..{num_layers}")
         return layers
 
     def key(self, num_layers: int) -> str:
@@ -63,7 +64,7 @@ def windows(length: int, window: int, overlap: int) -> list[tuple[int, int]]:
     if length <= window:
         return [(0, length)]
     if not 0 <= overlap < window:
-        raise ValueError(f"overlap {overlap} must lie in [0, window={window})")
+        raise InputError(f"overlap {overlap} must lie in [0, window={window})")
     stride = window - overlap
     starts = list(range(0, length - window, stride)) + [length - window]
     return [(s, s + window) for s in sorted(set(starts))]

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 from ..fasta import PROTEIN_LETTERS
+from ...errors import InputError
 
 
-class ImportProblem(ValueError):
+class ImportProblem(InputError):
     def __init__(self, source: str | Path, problem: str):
         self.source, self.problem = str(source), problem
         super().__init__(f"{source}: {problem}")

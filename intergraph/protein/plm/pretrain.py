@@ -26,6 +26,7 @@ import yaml
 
 from ...graph.io import atomic_save
 from ..fasta import read_fasta
+from ...errors import InputError
 
 
 @dataclass
@@ -189,7 +190,7 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
     val_all = [s for s in seqs if is_validation(s, cfg.val_fraction)]
     val = val_all[: cfg.val_sequences]
     if not train or not val:
-        raise ValueError(f"{cfg.fasta}: {len(train)} training and {len(val)} validation sequences; need both")
+        raise InputError(f"{cfg.fasta}: {len(train)} training and {len(val)} validation sequences; need both")
     (out / "config.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
 
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device)

@@ -17,13 +17,14 @@ from typing import Iterable, Iterator
 
 import lmdb
 import numpy as np
+from ...errors import InputError
 
 MAGIC = b"IGE1"
 _HEADER = struct.Struct("<4sIII")  # magic, sequence length L, dim D, bytes of sequence text
 MAP_SIZE = 1 << 40  # address space only; the file grows with its content
 
 
-class StoreError(ValueError):
+class StoreError(InputError):
     pass
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ....errors import InputError
+
 ELEMENTS = ("C", "N", "O", "S", "P", "F", "Cl", "Br", "I")  # then one slot for anything else (metals, B, Se...)
 HYBRIDISATION = ("SP", "SP2", "SP3")
 #: per-atom scalar features: element one-hot (10), ligand flag, formal charge, aromatic, backbone atom,
@@ -14,7 +16,7 @@ HYBRIDISATION = ("SP", "SP2", "SP3")
 ATOM_FEATURES = len(ELEMENTS) + 1 + 1 + 1 + 1 + 1 + len(HYBRIDISATION) + 1
 
 
-class LigandError(ValueError):
+class LigandError(InputError):
     def __init__(self, source, problem: str):
         super().__init__(f"{source}: {problem}")
         self.problem = problem

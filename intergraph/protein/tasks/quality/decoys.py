@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .docking_metrics import ca_coords, capri, kabsch
-from .io import read_structure
-from .structure import Structure
+from ....errors import InputError, MissingError
+from ...docking_metrics import ca_coords, capri, kabsch
+from ...io import read_structure
+from ...structure import Structure
 
 LABELS = ("fnat", "irmsd", "lrmsd", "dockq")
 FIELDS = ("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS
@@ -149,7 +150,7 @@ def pose_of(ligand_pred: Structure, receptor_pred: Structure | None, ligand: Str
         pred = pred @ r.T + t
     native = ca_coords(ligand)
     if len(pred) != len(native):
-        raise ValueError(f"{ligand_pred.source}: {len(pred)} Cα for the native ligand's {len(native)}")
+        raise InputError(f"{ligand_pred.source}: {len(pred)} Cα for the native ligand's {len(native)}")
     return kabsch(native, pred)
 
 
@@ -185,18 +186,30 @@ class ExternalDecoy:
     labels: dict[str, float]
 
 
+def split_partners(complex_: Structure, receptor_chains: str | list[str] = "",
+                   ligand_chains: str | list[str] = "") -> tuple[Structure, Structure]:
+    """(receptor, ligand) of a complex file by chain ids; without them a two-chain complex splits into its
+    larger chain (receptor, the CAPRI convention) and the other."""
+    if receptor_chains and ligand_chains:
+        return complex_.select_chains(list(receptor_chains)), complex_.select_chains(list(ligand_chains))
+    chains = complex_.chains()
+    if len(chains) != 2:
+        raise InputError(f"{complex_.source}: {len(chains)} chains ({', '.join(c.id for c in chains)}); say which "
+                         f"form each partner (--receptor-chains, --ligand-chains)")
+    big, small = sorted(chains, key=lambda c: -len(c.sequence))
+    return complex_.select_chains([big.id]), complex_.select_chains([small.id])
+
+
 def external_decoys(root: Path, target: str, receptor_chains: list[str], ligand_chains: list[str]) -> list[ExternalDecoy]:
     """``root/target/{decoys,native}`` (qa_decoys' layout): every decoy file, labelled against the native."""
     folder = Path(root) / target
     natives = sorted((folder / "native").glob("*.pdb*"))
     if len(natives) != 1:
-        raise FileNotFoundError(f"{folder / 'native'}: expected one native structure, found {len(natives)}")
-    native = read_structure(natives[0])
-    nr, nl = native.select_chains(receptor_chains), native.select_chains(ligand_chains)
+        raise MissingError(f"{folder / 'native'}: expected one native structure, found {len(natives)}")
+    nr, nl = split_partners(read_structure(natives[0]), receptor_chains, ligand_chains)
     out = []
     for path in sorted((folder / "decoys").glob("*.pdb*")):
-        s = read_structure(path)
-        r, l = s.select_chains(receptor_chains), s.select_chains(ligand_chains)
+        r, l = split_partners(read_structure(path), receptor_chains, ligand_chains)
         c = capri(l, r, nl, nr)
         out.append(ExternalDecoy(target, path.name.split(".pdb")[0], r, l, {k: c[k] for k in LABELS}))
     return out

@@ -24,12 +24,11 @@ from torch import nn
 from torch.utils.data import Dataset
 from torch_geometric.utils import to_dense_batch
 
-from ...graph.rigid import kabsch, random_rotation
-from ..db5 import ComplexGraphs
-from ..docking_metrics import score_complex, summarize
-from ..encoders import ResidueEncoder
-from ..featurize import moved
-from .interface import PairBatch
+from ....graph.rigid import kabsch, random_rotation
+from ...complexes import ComplexGraphs, PairBatch
+from ...docking_metrics import score_complex, summarize
+from ...encoders import ResidueEncoder
+from ...featurize import moved
 
 
 class DockingPairs(Dataset):

@@ -13,14 +13,15 @@ import torch
 from torch import nn
 from torch_geometric.data import Batch, Data
 
-from ...graph.features import normalize, rbf
-from ...graph.neighbors import radius_graph
-from ...graph.scatter import scatter_softmax, scatter_sum
-from ...train.metrics import regression_metrics
-from ..encoders import ResidueEncoder
-from ..ligand import ATOM_FEATURES, ligand_atom_features, protein_atom_features
-from ..residues import UNKNOWN_INDEX, residue_type_index
-from ..structure import Structure
+from ....errors import InputError
+from ....graph.features import normalize, rbf
+from ....graph.neighbors import radius_graph
+from ....graph.scatter import scatter_softmax, scatter_sum
+from ....train.metrics import regression_metrics
+from ...encoders import ResidueEncoder
+from ...residues import UNKNOWN_INDEX, residue_type_index
+from ...structure import Structure
+from .ligand import ATOM_FEATURES, ligand_atom_features, protein_atom_features
 
 WATER = {"HOH", "WAT", "DOD", "H2O"}
 RBF_BINS = 16
@@ -32,7 +33,7 @@ def pocket_atoms(pocket: Structure) -> tuple[np.ndarray, np.ndarray]:
     keep_res = np.array([p or str(n) not in WATER for p, n in zip(pocket.res_polymer, pocket.res_name)])
     atoms = np.flatnonzero(keep_res[pocket.atom_residue] & (pocket.element != "H") & (pocket.element != "D"))
     if len(atoms) == 0:
-        raise ValueError(f"{pocket.source}: no heavy atoms in the pocket")
+        raise InputError(f"{pocket.source}: no heavy atoms in the pocket")
     return atoms, pocket.atom_residue[atoms]
 
 

@@ -7,17 +7,16 @@ negative/positive ratio.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from torch_geometric.data import Batch
 from torch_geometric.utils import to_dense_batch
 
-from ...train.metrics import binary_metrics
-from ..encoders import ResidueEncoder
+from ....errors import InputError
+from ....train.metrics import binary_metrics
+from ...complexes import PairBatch
+from ...encoders import ResidueEncoder
 
 
 class ComplexDataset(Dataset):
@@ -29,7 +28,7 @@ class ComplexDataset(Dataset):
         for it in self.items:
             for g in (it.receptor, it.ligand):
                 if f"y_{label}" not in g:
-                    raise ValueError(f"{g.name}: no interface labels y_{label} (bound structures carry them)")
+                    raise InputError(f"{g.name}: no interface labels y_{label} (bound structures carry them)")
 
     def __len__(self):
         return len(self.items)
@@ -42,21 +41,6 @@ class ComplexDataset(Dataset):
         total = sum(int(g.y_mask.sum()) if "y_mask" in g else g.num_nodes
                     for it in self.items for g in (it.receptor, it.ligand))
         return (total - pos) / max(pos, 1)
-
-
-@dataclass
-class PairBatch:
-    receptor: Batch
-    ligand: Batch
-    ids: list[str]
-
-    def to(self, device, **kwargs):
-        return PairBatch(self.receptor.to(device), self.ligand.to(device), self.ids)
-
-
-def collate(items) -> PairBatch:
-    return PairBatch(Batch.from_data_list([it.receptor for it in items]),
-                     Batch.from_data_list([it.ligand for it in items]), [it.id for it in items])
 
 
 class InterfaceModel(nn.Module):

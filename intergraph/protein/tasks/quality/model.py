@@ -14,11 +14,11 @@ from torch import nn
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
-from ...graph.scatter import scatter_softmax, scatter_sum
-from ...train.metrics import regression_metrics
-from ..decoys import Decoy
-from ..encoders import ResidueEncoder
-from ..featurize import GraphConfig, join_partners, moved
+from ....graph.scatter import scatter_softmax, scatter_sum
+from ....train.metrics import regression_metrics
+from ...encoders import ResidueEncoder
+from ...featurize import GraphConfig, join_partners, moved
+from .decoys import Decoy
 
 
 def decoy_graph(receptor: Data, ligand: Data, decoy: Decoy | None = None, config: GraphConfig = GraphConfig(),

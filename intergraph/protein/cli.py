@@ -1,0 +1,285 @@
+"""``intergraph protein``: structures -> graphs, and every registered task's train / evaluate / predict / compare.
+
+The commands look tasks up in the registry; a task's own settings are reached with ``--set SECTION.NAME=VALUE``
+(``intergraph protein tasks`` lists them), a whole run with ``--config run.yaml`` (every run folder holds one).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from ..terminal import App, command_line, console, err, fail, progress_bar, progress_over, report_failures
+
+app = App(help="Protein structures, graphs and models: train, evaluate, predict and compare every task.")
+
+# options shared by `train` and `compare` (None: keep the config's value)
+Task = Annotated[str, typer.Option(help="Task (`intergraph protein tasks` lists them).")]
+ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="A run config (any run's config.yaml); "
+                                                                    "options given here override it.")]
+Data = Annotated[Optional[str], typer.Option(help="db5, a folder of pairs (<id>_r*.pdb / <id>_l*.pdb, mmCIF too; "
+                                                  "DIPS layout), a CSV id,receptor,ligand[,split]; affinity: lba_toy, "
+                                                  "a folder in its layout or Atom3D LBA LMDB(s).")]
+Split = Annotated[Optional[str], typer.Option(help="auto (the source's lists, else random), given, random or kfold.")]
+Folds = Annotated[Optional[int], typer.Option(help="k-fold: number of folds (one run per fold).")]
+Form = Annotated[Optional[str], typer.Option(help="Input structures: b (bound) or u (unbound).")]
+Label = Annotated[Optional[str], typer.Option(help="Interface definition: heavy (any heavy atom < 6 Å) or ca "
+                                                   "(Cα < 8 Å).")]
+PlmModel = Annotated[Optional[str], typer.Option(help="Model id inside a store given as --plm PATH.")]
+PlmLayers = Annotated[Optional[str], typer.Option(help="Layer key inside a store given as --plm PATH.")]
+Fusion = Annotated[Optional[str], typer.Option(help="replace, concat, project or gated.")]
+Layers = Annotated[Optional[int], typer.Option(help="Encoder layers (default per encoder).")]
+Epochs = Annotated[Optional[int], typer.Option(help="Most epochs (early stopping on the monitored metric).")]
+Patience = Annotated[Optional[int], typer.Option(help="Early stopping: epochs without improvement.")]
+BatchSize = Annotated[Optional[int], typer.Option()]
+Lr = Annotated[Optional[float], typer.Option()]
+Cache = Annotated[Optional[Path], typer.Option(help="Graph and embedding cache folder (default: cache).")]
+Sets = Annotated[Optional[List[str]], typer.Option("--set", help="SECTION.NAME=VALUE, e.g. docking.keypoints=4 or "
+                                                                 "quality.surface_per_target=0; repeatable.")]
+Overwrite = Annotated[bool, typer.Option(help="Delete a run folder that holds another config and train anew.")]
+
+PLM_HELP = "none, default (our own PLM), esm2_650m (the shared real ESM-2 650M embeddings) or a store path."
+
+
+def build_config(task_name: str, config: Optional[Path], sets: Optional[List[str]], **options):
+    """The run config: the task's defaults (or ``config``), then the options given, then ``--set``."""
+    from ..train.config import apply_overrides
+    from .run import read_config
+    from .tasks import task
+
+    spec = task(task_name)
+    cfg = read_config(config) if config is not None else spec.default_config()
+    if cfg.task != spec.name:
+        raise InputError(f"{config} is a {cfg.task} config, not {spec.name}")
+    cfg.data.fold = None if config is None else cfg.data.fold
+    where = {"data": "data.source", "split": "data.split", "folds": "data.folds", "split_seed": "data.split_seed",
+             "form": "data.form", "label": "data.label", "plm": "data.plm", "plm_model": "data.plm_model",
+             "plm_layers": "data.plm_layers", "cache": "data.cache_dir", "encoder": "model.encoder",
+             "fusion": "model.fusion", "layers": "model.layers", "epochs": "train.max_epochs",
+             "patience": "train.early_stop_patience", "batch_size": "train.batch_size", "lr": "train.lr",
+             "seed": "train.seed"}
+    assignments = [f"{where[k]}={v}" for k, v in options.items() if v is not None]
+    return apply_overrides(cfg, assignments + list(sets or []))
+
+
+@app.command("featurize")
+def protein_featurize(
+    inputs: List[Path] = typer.Argument(..., help="Structure files (PDB/mmCIF, optionally .gz) or folders."),
+    out: Path = typer.Option(..., "--out", help="Folder for the graphs (<name>.pt) and manifest.jsonl."),
+    edges: str = typer.Option("radius", help="radius or knn."),
+    radius: float = typer.Option(8.0, help="Radius graph cutoff in Å (Cα)."),
+    max_neighbors: int = typer.Option(32, help="Cap on neighbours per residue for the radius graph."),
+    k: int = typer.Option(30, help="Neighbours per residue for the kNN graph."),
+) -> None:
+    """Featurize structures into residue graphs; bad files are skipped and listed at the end, reruns resume."""
+    from .batch import featurize_many
+    from .featurize import GraphConfig
+
+    config = GraphConfig(edges=edges, radius=radius, max_neighbors=max_neighbors, k=k)
+    report = featurize_many(inputs, out, config, progress=lambda files: progress_over(files, "featurize"))
+    console.print(f"{len(report.written)} written, {len(report.skipped)} already done, "
+                  f"{len(report.failed)} failed -> {out}")
+    report_failures(report.failed)
+    if not report.written and not report.skipped:
+        raise typer.Exit(1)
+
+
+@app.command("tasks")
+def protein_tasks() -> None:
+    """The registered tasks: what each predicts, its monitored metric, its settings (for --set) and inputs."""
+    from ..train.config import settings
+    from .tasks import names, task
+
+    for name in names():
+        spec = task(name)
+        cfg = spec.default_config()
+        table = Table(title=f"{name}: {spec.description}", show_header=True, title_justify="left")
+        table.add_column("setting")
+        table.add_column("default")
+        for key, value in settings(cfg):
+            if key != "task":
+                table.add_row(key, repr(value))
+        console.print(table)
+        console.print(f"  monitored: {cfg.train.monitor} ({cfg.train.mode}); table columns: "
+                      f"{', '.join(spec.columns)}; predict: {spec.predict_help}\n")
+
+
+@app.command("train")
+def protein_train(
+    out: Path = typer.Option(..., "--out", help="Run folder (config, checkpoints, logs, metrics); rerun to resume."),
+    task: Task = "interface", config: ConfigFile = None, data: Data = None, split: Split = None,
+    folds: Folds = None,
+    split_seed: Annotated[Optional[int], typer.Option(help="Seed of the random / k-fold split.")] = None,
+    form: Form = None, label: Label = None,
+    encoder: Annotated[Optional[str], typer.Option(help="gvp, egnn or molformer.")] = None,
+    plm: Annotated[Optional[str], typer.Option(help=PLM_HELP)] = None,
+    plm_model: PlmModel = None, plm_layers: PlmLayers = None, fusion: Fusion = None, layers: Layers = None,
+    epochs: Epochs = None, patience: Patience = None, batch_size: BatchSize = None, lr: Lr = None,
+    seed: Annotated[Optional[int], typer.Option()] = None, cache: Cache = None, set_: Sets = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Train one model (or one per fold with --split kfold); parameter counts are printed, test metrics saved.
+
+    Docking is tested on EquiDock's protocol where the source ships it (DB5.5), else on randomly moved inputs."""
+    from .run import train
+
+    cfg = build_config(task, config, set_, data=data, split=split, folds=folds, split_seed=split_seed, form=form,
+                       label=label, encoder=encoder, plm=plm, plm_model=plm_model, plm_layers=plm_layers,
+                       fusion=fusion, layers=layers, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr,
+                       seed=seed, cache=cache)
+    result = train(cfg, out, log=console.print, overwrite=overwrite)
+    console.print_json(data=result)
+
+
+@app.command("evaluate")
+def protein_evaluate(
+    run: Path = typer.Argument(..., help="A run folder written by `intergraph protein train` (any task, k-fold too)."),
+    data: Optional[str] = typer.Option(None, help="Another labelled source: every complex of it is test data."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the predictions (default RUN/evaluations/<name>)."),
+) -> None:
+    """Evaluate a run's best model(s) on its own validation and test complexes, or on any labelled source."""
+    from .run import evaluate
+
+    result = evaluate(run, data, out, log=console.print)
+    folds = result.get("folds", [result])
+    table = Table(title=f"{run}" + (f" on {data}" if data else ""))
+    table.add_column("model")
+    table.add_column("split")
+    table.add_column("metrics")
+    for k, r in enumerate(folds):
+        for split, metrics in r.items():
+            if isinstance(metrics, dict) and split != "standardisation":
+                shown = ", ".join(f"{m} {_show(v)}" for m, v in metrics.items() if not isinstance(v, dict) or "median" in v)
+                table.add_row(f"fold {k}" if len(folds) > 1 else "best", split, shown)
+    console.print(table)
+
+
+def _show(v) -> str:
+    if isinstance(v, dict):
+        return f"{v['median']:.4f} (median)"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+@app.command("predict")
+def protein_predict(
+    model: Path = typer.Option(..., help="A trained run folder (any task; a k-fold run averages its folds)."),
+    out: Path = typer.Option(..., help="Folder for the prediction files."),
+    receptor: Optional[Path] = typer.Option(None, help="Receptor structure (interface, docking, qa)."),
+    ligand: Optional[Path] = typer.Option(None, help="Ligand: a protein structure, or for affinity runs the small "
+                                                     "molecule (.sdf / .mol2)."),
+    pairs: Optional[Path] = typer.Option(None, help="Many pairs: a CSV id,receptor,ligand or a folder of pairs."),
+    models: Optional[Path] = typer.Option(None, help="QA: a folder of complex models to rank."),
+    native: Optional[Path] = typer.Option(None, help="QA: the native complex, to score the ranking."),
+    receptor_chains: str = typer.Option("", help="QA: receptor chain ids of complex files, e.g. AB."),
+    ligand_chains: str = typer.Option("", help="QA: ligand chain ids of complex files."),
+    pocket: Optional[Path] = typer.Option(None, help="Affinity: the binding-pocket residues."),
+    protein: Optional[Path] = typer.Option(None, help="Affinity: the whole protein (PLM runs need it)."),
+    rename_chains: bool = typer.Option(False, help="Docking: give ligand chains that clash with receptor ids free "
+                                                   "ids."),
+) -> None:
+    """Predictions for new inputs with a trained run: interface probabilities (CSV + PDB B-factors), docked
+    complexes, a QA ranking (CSV), or a pK."""
+    from .run import predict
+    from .tasks import PredictInputs
+
+    inputs = PredictInputs(receptor, ligand, pairs, models, native, receptor_chains, ligand_chains, pocket, protein,
+                           rename_chains)
+    for path in predict(model, inputs, out, log=console.print):
+        console.print(f"  {path.resolve()}")
+
+
+@app.command("dock")
+def protein_dock(
+    receptor: Path = typer.Option(..., help="Receptor structure (PDB/mmCIF, optionally .gz); written unchanged."),
+    ligand: Path = typer.Option(..., help="Ligand structure, in any pose."),
+    model: Path = typer.Option(..., help="A docking run folder (`intergraph protein train --task docking`)."),
+    out: Path = typer.Option(..., help="PDB file of the docked complex (receptor, then the moved ligand)."),
+    rename_chains: bool = typer.Option(False, help="Give ligand chains that clash with receptor chain ids free ids."),
+) -> None:
+    """Dock a ligand onto a receptor with a trained model (rigid body; the receptor stays where it is)."""
+    from .run import load_models
+    from .tasks.docking.run import dock_files
+
+    trained = load_models(model)
+    if trained[0].cfg.task != "docking" or len(trained) != 1:
+        raise InputError(f"{model}: not a single docking run (a k-fold run: pass one fold's folder)")
+    result = dock_files(trained[0], receptor, ligand, out, rename_chains)
+    for old, new in result["renamed_ligand_chains"].items():
+        err.print(f"ligand chain {old} written as chain {new}", highlight=False)
+    console.print(f"-> {out.resolve()}")
+
+
+@app.command("score-docking")
+def protein_score_docking(
+    predictions: Path = typer.Argument(..., help="Folder of predicted complexes ({ID}_l_b_<METHOD>.pdb[.gz])."),
+    truth: Path = typer.Option(..., help="Folder of ground-truth complexes ({ID}_{l,r}_b_COMPLEX.pdb[.gz])."),
+    out: Optional[Path] = typer.Option(None, help="CSV of the per-complex scores (and a .json summary beside it)."),
+) -> None:
+    """Docking quality of predicted complexes: EquiDock's CRMSD/IRMSD and CAPRI fnat, iRMSD, LRMSD, DockQ."""
+    import csv
+    import json
+
+    from .docking_metrics import score_folder, summarize
+
+    if not predictions.is_dir() or not truth.is_dir():
+        fail(f"{predictions if not predictions.is_dir() else truth}: not a folder")
+    with progress_bar() as bar:
+        task = bar.add_task("scoring", total=sum(1 for p in predictions.iterdir() if "_l_b" in p.name))
+        rows, skipped = score_folder(predictions, truth, on_item=lambda: bar.advance(task))
+    for name, why in skipped:
+        err.print(f"skipped {name}: {why}", highlight=False, soft_wrap=True)
+    if not rows:
+        fail(f"{predictions}: no predicted complex could be scored", code=1)
+    table = Table(title=f"{predictions}: {len(rows)} complexes")
+    for col in ("metric", "median", "mean", "std"):
+        table.add_column(col)
+    summary = {}
+    for key in ("crmsd", "irmsd", "fnat", "dockq_irmsd", "dockq_lrmsd", "dockq"):
+        summary[key] = summarize(r[key] for r in rows)
+        table.add_row(key, *(f"{summary[key][k]:.2f}" for k in ("median", "mean", "std")))
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        out.with_suffix(".json").write_text(json.dumps({"summary": summary, "skipped": skipped}, indent=1))
+        console.print(f"-> {out.resolve()}")
+
+
+@app.command("compare")
+def protein_compare(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Folder for runs, tables and figures; rerun to resume."),
+    task: Task = "interface", config: ConfigFile = None, data: Data = None, split: Split = None,
+    folds: Folds = None,
+    split_seed: Annotated[str, typer.Option(help="seed: each seed splits anew (folds vary with the seed), or a "
+                                                 "number: one split for every seed.")] = "seed",
+    form: Form = None, label: Label = None,
+    encoders: Annotated[str, typer.Option(help="Comma-separated encoders.")] = "gvp,egnn,molformer",
+    plm: Annotated[str, typer.Option(help="Comma-separated PLM arms (" + PLM_HELP + ")")] = "none,esm2_650m,default",
+    seeds: Annotated[int, typer.Option(help="Seeds 0..N-1.")] = 3,
+    plm_model: PlmModel = None, plm_layers: PlmLayers = None, fusion: Fusion = None, layers: Layers = None,
+    epochs: Epochs = None, patience: Patience = None, batch_size: BatchSize = None, lr: Lr = None,
+    cache: Cache = None, set_: Sets = None, overwrite: Overwrite = False,
+) -> None:
+    """Train every encoder x PLM arm x seed (x fold) on the complexes every arm serves; write the tables (mean ±
+    sd over folds ± sd over seeds, paired gains with bootstrap intervals), figures and the exact command."""
+    from .compare import run_comparison
+
+    if split_seed != "seed" and not split_seed.lstrip("-").isdigit():
+        raise InputError(f"--split-seed must be 'seed' or a number, not {split_seed!r}")
+    cfg = build_config(task, config, set_, data=data, split=split, folds=folds, form=form, label=label,
+                       plm_model=plm_model, plm_layers=plm_layers, fusion=fusion, layers=layers, epochs=epochs,
+                       patience=patience, batch_size=batch_size, lr=lr, cache=cache)
+    run_comparison(cfg, encoders.split(","), plm.split(","), seeds, out, split_seed, command_line(ctx),
+                   log=console.print, overwrite=overwrite)
+    console.print((out / "summary.md").read_text())
+    for name in ("summary.md", "summary.csv", "results.csv", "gains.csv", "figure.png", "gains.png", "command.txt"):
+        if (out / name).exists():
+            console.print(f"  {(out / name).resolve()}")
+

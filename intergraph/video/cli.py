@@ -1,0 +1,153 @@
+"""``intergraph video``: synthetic interaction videos, real dataset folders -> node features, region proposals,
+and the graph-operations search with its baselines."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import InputError
+from ..terminal import App, console, progress_bar
+
+app = App(help="Videos: synthetic data, graph-operations search.")
+
+
+@app.command("synth")
+def video_synth(
+    out: Path = typer.Option(..., help="Dataset folder (frames, boxes, labels, splits); rerun to resume."),
+    n: int = typer.Option(1100, "--n", help="Number of videos (labels cycle through the classes)."),
+    seed: int = typer.Option(0), frames: int = typer.Option(16), size: int = typer.Option(112),
+    distractors: int = typer.Option(2, help="At most this many static distractor objects per video."),
+) -> None:
+    """Write synthetic interaction videos in the Something-Something / Something-Else layout."""
+    from .something import write_synthetic
+    from .synthetic import CLASSES, SyntheticConfig
+
+    cfg = SyntheticConfig(frames=frames, size=size, distractors=distractors, seed=seed)
+    with progress_bar() as bar:
+        task = bar.add_task("rendering", total=n)
+        write_synthetic(out, n, cfg, on_video=lambda: bar.advance(task))
+    console.print(f"{n} videos of {len(CLASSES)} classes -> {out.resolve()}")
+
+
+@app.command("extract")
+def video_extract(
+    data: Path = typer.Option(..., help="Dataset folder: labels.json|labels.csv, {train,val,test}.txt|.json, "
+                                        "frames/<id>/ or videos/<id>.webm|mp4..., annotations.json (boxes)."),
+    out: Path = typer.Option(..., help="Feature store folder; rerun to resume."),
+    backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
+    weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
+    frames: int = typer.Option(8, help="Frames sampled per video (the central clip)."),
+    size: int = typer.Option(112, help="Side of the central square crop after resizing."),
+    boxes: str = typer.Option("annotations", help="annotations (Something-Else), proposals (`video proposals`) or "
+                                                  "grid (tiles, no annotations)."),
+    missing: str = typer.Option("mask", help="Frames without an object's box: mask, or carry its last box."),
+    nodes_per_frame: int = typer.Option(4, help="Object nodes per frame (the paper: 10)."),
+    test_clips: int = typer.Option(1, help="Clips per validation/test video, scores averaged (the paper: 5)."),
+    train_clips: int = typer.Option(0, help="Augmented clips per training video (jittered frames, multi-scale "
+                                            "crop, flip with label swap); 0: the central clip only."),
+    template: str = typer.Option("{:04d}.jpg", help="Frame file names ({:05d}.jpg or %05d.jpg style)."),
+    start: int = typer.Option(1, help="Index of the first frame file."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Node features of every video of a dataset, once (frozen backbone), into a resumable store."""
+    import torch
+
+    from .nodes import NodeConfig
+    from .something import ClipSpec
+    from .store import extract_store
+
+    if boxes not in ("annotations", "proposals", "grid"):
+        raise InputError(f"--boxes must be annotations, proposals or grid, not {boxes!r}")
+    index = extract_store(data, out, NodeConfig(backbone=backbone, weights=str(weights) if weights else None,
+                                                nodes_per_frame=nodes_per_frame),
+                          ClipSpec(frames, size, boxes, missing, template=template, start=start, top=nodes_per_frame,
+                                   test_clips=test_clips, train_clips=train_clips, seed=seed), seed,
+                          device="cuda" if torch.cuda.is_available() else "cpu", log=console.print)
+    console.print(f"train {len(index['splits']['train'])} / val {len(index['splits']['val'])} / test "
+                  f"{len(index['splits']['test'])} videos -> {out.resolve()}")
+
+
+@app.command("proposals")
+def video_proposals(
+    data: Path = typer.Option(..., help="Dataset folder (as for `video extract`)."),
+    weights: Optional[Path] = typer.Option(None, help="Detector weights: a torchvision state dict (no download)."),
+    out: Optional[Path] = typer.Option(None, help="Proposals JSON (paper format); default DATA/proposals.json."),
+    detector: str = typer.Option("fasterrcnn_resnet50_fpn", help="torchvision Faster R-CNN variant."),
+    top: int = typer.Option(10, help="Proposals kept per frame (the paper: 10 object nodes)."),
+) -> None:
+    """Region proposals for every frame of every video, once; then `video extract --boxes proposals`."""
+    import torch
+
+    from .proposals import load_detector, write_proposals
+    from .something import dataset_videos
+
+    out = out or data / "proposals.json"
+    model = load_detector(detector, weights, top)
+    if torch.cuda.is_available():
+        model = model.cuda()
+    videos = dataset_videos(data)
+    with progress_bar() as bar:
+        task = bar.add_task("proposals", total=len(videos))
+        result = write_proposals(videos, model, out, on_video=lambda: bar.advance(task), log=console.print)
+    console.print(f"proposals of {result['videos']} videos -> {out.resolve()}")
+
+
+@app.command("evaluate")
+def video_evaluate(run: Path = typer.Argument(..., help="A `video search` run folder.")) -> None:
+    """Top-1 / top-5 of a search run's adaptive model on its test videos (multi-clip scores averaged)."""
+    from .experiment import evaluate_run
+
+    r = evaluate_run(run)
+    console.print(f"{run}: {r['videos']} test videos, top-1 {r['test/top1']:.4f}, top-5 {r['test/top5']:.4f}")
+
+
+@app.command("search")
+def video_search(
+    out: Path = typer.Option(..., help="Run folder; rerun to resume."),
+    data: str = typer.Option("synthetic", help="synthetic, a dataset folder (video synth layout), a feature store "
+                                               "(intergraph video extract) or a feature file."),
+    features: Optional[Path] = typer.Option(None, help="A feature store from `intergraph video extract` (same as "
+                                                       "--data STORE)."),
+    videos: int = typer.Option(1100, help="Synthetic: number of videos."),
+    ops: str = typer.Option("basic", help="Candidate operations: basic, paper (composites) or a comma list."),
+    epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
+    steps: int = typer.Option(3, help="Intermediate nodes per cell."), cells: int = typer.Option(1),
+    weight_optimizer: str = typer.Option("adam", help="adam, or sgd as in the paper."),
+    lr: float = typer.Option(3e-3, help="Learning rate of the network weights."),
+    structure_lr: float = typer.Option(3e-3, help="Adam learning rate of the structure parameters."),
+    diversity: float = typer.Option(0.1, help="Weight of the diversity loss."),
+    warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
+    baselines: bool = typer.Option(True, help="Also train global-alpha DARTS and every single operation."),
+    fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
+    descriptor: str = typer.Option("background", help="What predicts each video's structure: background (the "
+                                   "paper) or motion (background + objects and their change over the clip)."),
+    backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
+    weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Search adaptive graph-operation structures (Li et al., CVPR 2020), compare with fixed ones and DARTS."""
+    from ..search.structure import Structure
+    from ..train.config import TrainConfig
+    from ..train.search import SearchConfig
+    from .experiment import VideoDataConfig, VideoSearchRun, run_search
+    from .model import VideoModelConfig
+    from .nodes import NodeConfig
+    from .synthetic import SyntheticConfig
+
+    data = str(features) if features is not None else data
+    run = VideoSearchRun(
+        data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed),
+                             nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
+        model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor),
+        train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
+                          early_stop_patience=10, seed=seed),
+        search=SearchConfig(weight_optimizer=weight_optimizer, weight_lr=lr, structure_lr=structure_lr,
+                            diversity_weight=diversity, warmup_epochs=warmup))
+    run_search(run, out, baselines=baselines, log=console.print, progress=True,
+               fixed=Structure.load(fixed) if fixed else None)
+    console.print((out / "summary.md").read_text())
+    for rel in ("summary.md", "results.csv", "analysis.json", "runs/adaptive/usage.png", "runs/adaptive/examples.png",
+                "runs/adaptive/structures.json"):
+        console.print(f"  {(out / rel).resolve()}")
