@@ -8,7 +8,7 @@ INTERGRAPH_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export INTERGRAPH_DATA
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -21,11 +21,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/intergraph demo
 
-test: setup
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-slow: setup
-	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
+lint: setup
+	$(BIN)/ruff check .
 
 # Benchmarks compare against other tools, installed into a separate environment (never the main one).
 BENCH_VENV = .venv-bench

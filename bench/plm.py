@@ -88,13 +88,15 @@ def epoch_with_and_without_plm(device: str, n: int = 16) -> None:
         cache = Path(tmp)
         source = resolve("esm2_650m", tmp)
         ids = DB5(plm=source).ids_with_embeddings()[:n]
-        arms = {"without PLM": DB5(ids=ids, cache_dir=cache), "with ESM-2 650M": DB5(ids=ids, cache_dir=cache, plm=source)}
+        arms = {"without PLM": DB5(ids=ids, cache_dir=cache),
+                "with ESM-2 650M": DB5(ids=ids, cache_dir=cache, plm=source)}
         [arms["without PLM"][i] for i in ids]  # build the graph cache once, outside the timing
         times: dict[str, float] = {}
         models = {}
         for name, ds in arms.items():
             torch.manual_seed(0)
-            models[name] = build_model(InterfaceRun(model=ModelConfig(encoder="gvp")), 1280 if ds.plm else None).to(device)
+            cfg = InterfaceRun(model=ModelConfig(encoder="gvp"))
+            models[name] = build_model(cfg, 1280 if ds.plm else None).to(device)
         task = InterfaceTask()
         for _ in range(2):  # alternate the arms; keep each one's best epoch
             for name, ds in arms.items():

@@ -52,7 +52,8 @@ def info() -> None:
     table.add_row("device", device)
     table.add_row("INTERGRAPH_DATA", str(data_root()))
     for name, path in available_datasets().items():
-        table.add_row(f"  {name}", f"[green]{path}[/green]" if path else f"[yellow]missing[/yellow] ({DATASETS[name].description})")
+        found = f"[green]{path}[/green]" if path else f"[yellow]missing[/yellow] ({DATASETS[name].description})"
+        table.add_row(f"  {name}", found)
     console.print(table)
 
 

@@ -13,7 +13,8 @@ from rich.table import Table
 DEMO_EPOCHS = 12
 
 
-def db5_summary(out: Path, split: str = "test", console: Console | None = None, progress=lambda it, _: it) -> list[dict]:
+def db5_summary(out: Path, split: str = "test", console: Console | None = None,
+                progress=lambda it, _: it) -> list[dict]:
     """Featurize one DB5.5 split (bound forms) with interface labels; print and save a per-complex table."""
     from .protein.db5 import DB5
 
@@ -47,10 +48,12 @@ def db5_summary(out: Path, split: str = "test", console: Console | None = None, 
     for row in rows:
         table.add_row(*(str(v) for v in row.values()))
     res = sum(r["receptor_residues"] + r["ligand_residues"] for r in rows)
-    table.add_row("total", "", str(sum(r["receptor_residues"] for r in rows)), str(sum(r["ligand_residues"] for r in rows)),
-                  str(sum(r["edges"] for r in rows)),
-                  f"{sum(r['interface_ca8'] * (r['receptor_residues'] + r['ligand_residues']) for r in rows) / res:.4f}",
-                  f"{sum(r['interface_heavy6'] * (r['receptor_residues'] + r['ligand_residues']) for r in rows) / res:.4f}",
+    def share(key: str) -> str:
+        return f"{sum(r[key] * (r['receptor_residues'] + r['ligand_residues']) for r in rows) / res:.4f}"
+
+    table.add_row("total", "", str(sum(r["receptor_residues"] for r in rows)),
+                  str(sum(r["ligand_residues"] for r in rows)), str(sum(r["edges"] for r in rows)),
+                  share("interface_ca8"), share("interface_heavy6"),
                   f"{total:.2f}")
     console.print(table)
     with open(out / "db5_summary.csv", "w", newline="") as f:

@@ -72,7 +72,8 @@ def test_featurize_skips_bad_files_reports_them_and_resumes(mixed_inputs, tmp_pa
     assert again.exit_code == 0 and "0 written, 2 already done" in again.output
 
     # a different graph definition is not "already done"
-    knn = runner.invoke(app, ["protein", "featurize", str(mixed_inputs), "--out", str(out), "--edges", "knn", "--k", "8"])
+    knn = runner.invoke(app, ["protein", "featurize", str(mixed_inputs), "--out", str(out), "--edges", "knn",
+                              "--k", "8"])
     assert "2 written" in knn.output
     assert load_graph(out / "1AVX_r_b.pt").num_edges == 8 * 223
 

@@ -69,17 +69,19 @@ def test_video_search_model_and_nodes_on_gpu_match_cpu():
         cpu = model(g_cpu, derive_structure=True).logits
         gpu = model.cuda()(g_gpu, derive_structure=True).logits.cpu()
     torch.testing.assert_close(gpu, cpu, atol=1e-3, rtol=1e-3)
-    assert [s.cells for s in model.derived_structures(g_gpu)] == [s.cells for s in model.cpu().derived_structures(g_cpu)]
+    on_gpu = [s.cells for s in model.derived_structures(g_gpu)]
+    assert on_gpu == [s.cells for s in model.cpu().derived_structures(g_cpu)]
 
 
 def test_docking_quality_and_affinity_models_on_gpu_match_cpu(data_root):
     """The three protein tasks' models give the CPU's outputs on a GPU (float64 docking: exact superposition)."""
     from torch_geometric.data import Batch
 
+    from intergraph.protein.complexes import ComplexGraphs
+    from intergraph.protein.complexes import collate_pairs as collate
     from intergraph.protein.encoders import ResidueEncoder
     from intergraph.protein.featurize import featurize, join_partners
     from intergraph.protein.io import read_structure
-    from intergraph.protein.complexes import ComplexGraphs, collate_pairs as collate
     from intergraph.protein.tasks.affinity.ligand import read_ligand
     from intergraph.protein.tasks.affinity.model import AffinityModel, affinity_encoder, complex_graph
     from intergraph.protein.tasks.docking.model import DockingModel

@@ -152,7 +152,8 @@ def protein_evaluate(
     for k, r in enumerate(folds):
         for split, metrics in r.items():
             if isinstance(metrics, dict) and split != "standardisation":
-                shown = ", ".join(f"{m} {_show(v)}" for m, v in metrics.items() if not isinstance(v, dict) or "median" in v)
+                shown = ", ".join(f"{m} {_show(v)}" for m, v in metrics.items()
+                                  if not isinstance(v, dict) or "median" in v)
                 table.add_row(f"fold {k}" if len(folds) > 1 else "best", split, shown)
     console.print(table)
 

@@ -8,8 +8,8 @@
 - summaries: median, mean and (population) standard deviation over complexes.
 
 And the CAPRI measures with DockQ (Basu & Wallner 2016) as the `dockq` package (v2) computes them, each partner
-being one group of chains: residue contacts = any pair of non-hydrogen atoms within 5 Å (fnat: the share of native contacts
-kept); interface = residues with any atom within 10 Å of the partner in the native, iRMSD over their backbone
+being one group of chains: residue contacts = any pair of non-hydrogen atoms within 5 Å (fnat: the share of native
+contacts kept); interface = residues with any atom within 10 Å of the partner in the native, iRMSD over their backbone
 atoms (N, CA, C, O) after superposition; LRMSD = RMSD of the smaller partner's backbone after superposing the
 larger partner's backbone (the second partner when both are equally long);
 DockQ = (fnat + 1 / (1 + (iRMSD / 1.5)²) + 1 / (1 + (LRMSD / 8.5)²)) / 3. Computed from the definition (the
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError, MissingError
 from .io import read_structure
 from .structure import Structure
-from ..errors import InputError, MissingError
 
 
 def kabsch(moving: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

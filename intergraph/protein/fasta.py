@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 from typing import Iterator
+
 from ..errors import InputError
 
 #: letters a protein language model may see (20 standard + ESM-2's extra tokens)

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from ..errors import InputError
 from ..graph.features import normalize, rbf, sinusoidal
 from ..graph.neighbors import knn_graph, radius_graph
 from .residues import residue_type_index
 from .structure import Structure, StructureError
-from ..errors import InputError
 
 #: bump when the meaning of a feature changes, so caches built by older code are never reused
 FEATURIZER_VERSION = 2
@@ -192,7 +192,8 @@ def moved(graph: Data, rotation: torch.Tensor, translation: torch.Tensor) -> Dat
     return g
 
 
-def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfig(), contact_radius: float = 12.0) -> Data:
+def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfig(),
+                  contact_radius: float = 12.0) -> Data:
     """One graph of a complex in a given pose: both partners' residue graphs side by side plus edges between
     partner residues whose Cα lie within ``contact_radius`` (at most ``config.max_neighbors`` nearest per
     residue). Inter-partner edges carry the distance basis, no sequence offset and "same chain" 0, like the

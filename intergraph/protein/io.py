@@ -243,7 +243,8 @@ def parse_mmcif(text: str, path: str | Path = "<string>") -> Structure:
         number = number_text.astype(np.int64)
     except ValueError:
         bad = next(k for k, s in enumerate(number_text) if not s.lstrip("-").isdigit())
-        raise StructureError(path, f"_atom_site row {rows[bad]}: cannot read residue number {number_text[bad]!r}") from None
+        raise StructureError(path, f"_atom_site row {rows[bad]}: cannot read residue number "
+                                   f"{number_text[bad]!r}") from None
     group = text_col("group", "ATOM")
     rec = AtomRecords(
         hetero=group == "HETATM",

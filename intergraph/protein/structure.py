@@ -8,14 +8,13 @@ kept apart as a hetero group.
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .residues import classify
 from ..errors import InputError
+from .residues import classify
 
 
 class StructureError(InputError):
@@ -118,7 +117,8 @@ class Structure:
         starts = np.searchsorted(atom_residue, np.arange(len(keep_res))).astype(np.int64)
         atoms = {f: getattr(self, f)[keep_atom] for f in ("atom_name", "element", "coord", "occupancy", "b_factor")}
         residues = {f: getattr(self, f)[keep_res] for f in ("res_chain", "res_number", "res_icode", "res_name",
-                                                              "res_letter", "res_hetero", "res_polymer", "res_modified")}
+                                                              "res_letter", "res_hetero", "res_polymer",
+                                                              "res_modified")}
         return dataclasses.replace(self, **atoms, **residues, atom_residue=atom_residue, res_atom_start=starts,
                                    warnings=list(self.warnings))
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cell import ZERO, cell_edges
 from ..errors import InputError
+from .cell import ZERO, cell_edges
 
 
 class GlobalStructure(nn.Module):

@@ -119,8 +119,8 @@ def summary_lines(rows: list[dict], columns: dict[str, bool], keys: Sequence[str
         cells = {m: spreads(rs, m) for m in columns}
         folds = len({int(r["fold"]) for r in rs})
         lines.append("| " + " | ".join(map(str, key)) + f" | {cells[next(iter(columns))]['seeds']} × {folds} | "
-                     f"{int(rs[0].get('parameters', 0)):,} | " + " | ".join(spread_cells(c, digits) for c in cells.values())
-                     + " |")
+                     f"{int(rs[0].get('parameters', 0)):,} | "
+                     + " | ".join(spread_cells(c, digits) for c in cells.values()) + " |")
         row = dict(zip(keys, key))
         row.update({"seeds": cells[next(iter(columns))]["seeds"], "folds": folds, "runs": len(rs),
                     "parameters": rs[0].get("parameters", "")})

@@ -167,7 +167,8 @@ def make_trainer(run_dir: Path, cfg: TrainConfig, progress: bool = True, manual:
         strategy=cfg.strategy, callbacks=callbacks, logger=loggers, log_every_n_steps=1,
         # bit-exact on CPU; on GPUs some scatter kernels have no deterministic version: warn, don't fail
         deterministic="warn" if on_gpu else True,
-        gradient_clip_val=None if manual else (cfg.gradient_clip or None), enable_progress_bar=progress, enable_model_summary=False,
+        gradient_clip_val=None if manual else (cfg.gradient_clip or None), enable_progress_bar=progress,
+        enable_model_summary=False,
         num_sanity_val_steps=0,
     )
 

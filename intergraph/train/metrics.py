@@ -10,7 +10,8 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray | 
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     labels = labels.astype(bool)
-    out = {"auroc": float("nan"), "auprc": float("nan"), "positive_rate": float(labels.mean()) if len(labels) else float("nan")}
+    out = {"auroc": float("nan"), "auprc": float("nan"),
+           "positive_rate": float(labels.mean()) if len(labels) else float("nan")}
     if labels.any() and (~labels).any():
         out["auroc"] = float(roc_auc_score(labels, scores))
         out["auprc"] = float(average_precision_score(labels, scores))

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import InputError
 from ..search.bilevel import structure_gradient
 from .config import TrainConfig
 from .loop import TaskModule
-from ..errors import InputError
 
 MODES = ("alternate", "darts1", "darts2", "fixed", "derived")
 

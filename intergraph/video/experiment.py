@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ..errors import InputError, MissingError
 from ..search.cell import ZERO
 from ..search.draw import draw_structures
 from ..search.structure import Structure
@@ -32,7 +33,6 @@ from .model import InteractionModel, VideoModelConfig
 from .nodes import NodeConfig, NodeExtractor
 from .synthetic import CAMERA_CLASSES, CLASSES, MOTION_CLASSES, SyntheticConfig, render, splits
 from .task import ClassificationTask
-from ..errors import InputError, MissingError
 
 CAMERA_OPS = {"back_incor", "comb_back"}
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # feature extraction; training picks its own
@@ -129,7 +129,8 @@ def folder_features(data: VideoDataConfig, cache: Path | None = None, progress: 
     fs.meta["skipped"] = skipped
     if cache is not None:
         fs.save(cache)
-        log(f"node features of {len(fs)} videos of {root} -> {cache}" + (f" ({len(skipped)} skipped)" if skipped else ""))
+        log(f"node features of {len(fs)} videos of {root} -> {cache}"
+            + (f" ({len(skipped)} skipped)" if skipped else ""))
     return fs, fs.meta["splits"]
 
 
@@ -404,7 +405,8 @@ def write_table(rows: list[dict], analysis: dict, out: Path) -> None:
         lines += [""] + [f"{r['structure']} vs the best fixed structure ({best['structure']}): "
                          f"{100 * (r['top1'] - best['top1']):+.1f} points top-1." for r in searched]
     for key, title in (("camera_with_background", "Camera-motion videos whose structure uses background incorporation"),
-                       ("motion_with_temporal", "Motion videos whose structure uses temporal convolution or difference propagation")):
+                       ("motion_with_temporal",
+                        "Motion videos whose structure uses temporal convolution or difference propagation")):
         if analysis.get(key):
             lines += ["", f"{title}:"] + [f"- {c}: {100 * v:.0f}%" for c, v in analysis[key].items()]
     if analysis:

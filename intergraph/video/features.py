@@ -10,10 +10,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..graph.io import atomic_save
 from .graph import VideoGraph
 from .nodes import NodeExtractor
-from ..errors import InputError
 
 FORMAT = "intergraph.video.features/1"
 
@@ -67,7 +67,8 @@ class FeatureSet:
         except Exception as e:  # noqa: BLE001 - any unreadable file gets the same clear message
             raise InputError(f"{path}: not a video feature file ({type(e).__name__}: {e})") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise InputError(f"{path}: not a video feature file (format {d.get('format') if isinstance(d, dict) else None!r})")
+            found = d.get("format") if isinstance(d, dict) else None
+            raise InputError(f"{path}: not a video feature file (format {found!r})")
         return cls(d["objects"], d["background"], d["layout"], d["mask"], d["labels"], list(d["ids"]), d["meta"])
 
 

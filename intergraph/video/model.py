@@ -13,11 +13,11 @@ from typing import Optional
 import torch
 from torch import nn
 
+from ..errors import InputError
 from ..search.cell import CellStack, cell_edges
 from ..search.structure import PREDICTORS, Structure, derive, diversity_loss, structure_weights
 from .graph import LAYOUT_DIM, VideoGraph
 from .ops import OpSpace, candidates
-from ..errors import InputError
 
 
 @dataclass

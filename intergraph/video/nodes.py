@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from .graph import VideoGraph, layout_vectors
 from ..errors import InputError
+from .graph import VideoGraph, layout_vectors
 
 TORCHVISION = ("r3d_18", "r2plus1d_18", "mc3_18")
 BACKBONES = TORCHVISION + ("small3d",)

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
 from ..search.cell import ZERO
 from .graph import LAYOUT_DIM, VideoGraph
-from ..errors import InputError
 
 SHARPEN = 5.0
 BASIC_OPS = [ZERO, "identity", "feat_aggr", "diff_prop", "temp_conv", "back_incor", "node_att"]
@@ -55,7 +55,8 @@ class FeatureAggregation(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.affinity, self.affine, self.norm = Affinity(channels), nn.Linear(channels, channels), nn.LayerNorm(channels)
+        self.affinity, self.affine = Affinity(channels), nn.Linear(channels, channels)
+        self.norm = nn.LayerNorm(channels)
 
     def forward(self, x: torch.Tensor, g: VideoGraph) -> torch.Tensor:
         xf, m = _flat(x, g)
@@ -70,7 +71,8 @@ class DifferencePropagation(nn.Module):
 
     def __init__(self, channels: int):
         super().__init__()
-        self.affinity, self.affine, self.norm = Affinity(channels), nn.Linear(channels, channels), nn.LayerNorm(channels)
+        self.affinity, self.affine = Affinity(channels), nn.Linear(channels, channels)
+        self.norm = nn.LayerNorm(channels)
 
     def weights(self, xf: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         n = xf.shape[1]

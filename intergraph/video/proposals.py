@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .io import VideoDataError
 from ..errors import InputError, MissingError
+from .io import VideoDataError
 
 DETECTORS = ("fasterrcnn_resnet50_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn")
 
@@ -85,7 +85,8 @@ def write_proposals(videos, model, out: str | Path, on_video: Callable[[], None]
     return {"videos": len(table), "skipped": skipped}
 
 
-def proposal_boxes(table: dict, vid: str, n_frames: int, width: int, height: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+def proposal_boxes(table: dict, vid: str, n_frames: int, width: int, height: int,
+                   top: int) -> tuple[np.ndarray, np.ndarray]:
     """(T, top, 4) pixel boxes and mask of one video from a proposals table (paper format)."""
     if vid not in table:
         raise VideoDataError(f"no proposals for video {vid}")

@@ -3,6 +3,7 @@ evenly offset clips per video for testing (the paper: 5 clips, scores averaged).
 from __future__ import annotations
 
 import numpy as np
+
 from ..errors import InputError
 
 

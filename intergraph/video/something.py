@@ -27,12 +27,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .features import LabelledVideo
 from .io import VIDEO_SUFFIXES, FrameFolder, VideoDataError, open_video
 from .sampling import clip_indices, train_indices
-from .transforms import ClipTransform, flip_pairs
 from .synthetic import CLASSES, SyntheticConfig, render, splits
-from ..errors import InputError
+from .transforms import ClipTransform, flip_pairs
 
 FRAME = "{:04d}.jpg"
 

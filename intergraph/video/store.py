@@ -10,11 +10,11 @@ from typing import Callable
 
 import torch
 
+from ..errors import InputError
 from ..graph.io import atomic_save
 from .features import FeatureSet, extract
 from .nodes import NodeConfig, NodeExtractor
 from .something import ClipSpec, folder_videos, labels_file, read_labels
-from ..errors import InputError
 
 FORMAT = "intergraph.video.store/1"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from ..errors import InputError
 
 #: Something-Something V2 classes that a horizontal flip turns into each other

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
-from intergraph.protein.tasks.affinity.data import lba_folder, read_lba_lmdb
 from intergraph.protein.io import read_structure
 from intergraph.protein.structure import StructureError
+from intergraph.protein.tasks.affinity.data import lba_folder, read_lba_lmdb
 from intergraph.protein.tasks.affinity.ligand import LigandError, ligand_atom_features, read_ligand
 from intergraph.protein.tasks.affinity.model import AffinityModel, affinity_encoder, complex_graph
 
@@ -129,7 +129,8 @@ def test_atom3d_lba_lmdb_round_trip(lba, data_root, tmp_path):
                      f"{a.GetSymbol()}{a.GetIdx()}", f"{a.GetSymbol()}{a.GetIdx()}", a.GetIdx() + 1]
                     for a in mol.GetAtoms()]
         entries.append({"id": cid, "atoms_pocket": _atoms_of(read_structure(pocket_file)),
-                        "atoms_ligand": _table(lig_rows, COLUMNS), "atoms_protein": _atoms_of(read_structure(protein_file)),
+                        "atoms_ligand": _table(lig_rows, COLUMNS),
+                        "atoms_protein": _atoms_of(read_structure(protein_file)),
                         "smiles": Chem.MolToSmiles(mol), "scores": {"neglog_aff": pk}, "types": {}})
     entries.append({**entries[0], "id": "broken", "smiles": "CCO"})  # atoms that do not match their SMILES
     write_lba_lmdb(tmp_path / "lba", entries)
@@ -167,13 +168,15 @@ def test_cross_validation_end_to_end_and_cli_prediction(small_lba, tmp_path):
     root, ids = small_lba
     out = tmp_path / "run"
     args = ["protein", "train", "--task", "affinity", "--data", str(root), "--folds", "2", "--epochs", "1",
-            "--layers", "1", "--encoder", "egnn", "--batch-size", "4", "--out", str(out), "--cache", str(tmp_path / "c")]
+            "--layers", "1", "--encoder", "egnn", "--batch-size", "4", "--out", str(out),
+            "--cache", str(tmp_path / "c")]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "skipped 3qlb" in res.output
     summary = json.loads((out / "metrics.json").read_text())
     assert len(summary["folds"]) == 2 and set(summary["mean"]) == {"rmse", "pearson", "spearman"}
-    tested = [line.split(",")[0] for k in (0, 1) for line in (out / f"fold{k}" / "items.csv").read_text().splitlines()[1:]]
+    tested = [line.split(",")[0] for k in (0, 1)
+              for line in (out / f"fold{k}" / "items.csv").read_text().splitlines()[1:]]
     assert sorted(tested) == sorted(i for i in ids if i != "3qlb")  # every readable complex tested once
     for name in ("config.yaml", "fold0/metrics.json", "fold1/checkpoints/best.ckpt", "fold0/items.csv"):
         assert (out / name).exists(), name

@@ -17,7 +17,8 @@ def test_inventory_and_splits(db5_root):
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 203, "val": 25, "test": 25}
     split_ids = set().union(*ds.splits.values())
     assert len(split_ids) == 253 and split_ids == set(ds.difficulty)
-    assert collections.Counter(ds.difficulty[i] for i in ds.splits["test"]) == {"rigid": 16, "medium": 6, "difficult": 3}
+    counts = collections.Counter(ds.difficulty[i] for i in ds.splits["test"])
+    assert counts == {"rigid": 16, "medium": 6, "difficult": 3}
     assert len(DB5(db5_root, split="test")) == 25
     with pytest.raises(ValueError):
         DB5(db5_root, split="nope")

@@ -2,7 +2,6 @@
 augmentation, training end to end, and docking two files from the CLI."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -10,13 +9,21 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import apply, kabsch, random_rotation
-from intergraph.protein.complexes import ComplexGraphs, collate_pairs as collate
-from intergraph.protein.docking_metrics import ca_coords, kabsch as kabsch_np
+from intergraph.protein.complexes import ComplexGraphs
+from intergraph.protein.complexes import collate_pairs as collate
+from intergraph.protein.docking_metrics import ca_coords
+from intergraph.protein.docking_metrics import kabsch as kabsch_np
 from intergraph.protein.encoders import ENCODERS, ResidueEncoder
 from intergraph.protein.featurize import featurize, moved
 from intergraph.protein.io import read_structure
-from intergraph.protein.tasks.docking.model import (DockingModel, DockingPairs, DockingTask, clash_loss, ot_loss,
-                                                    pocket_points)
+from intergraph.protein.tasks.docking.model import (
+    DockingModel,
+    DockingPairs,
+    DockingTask,
+    clash_loss,
+    ot_loss,
+    pocket_points,
+)
 
 runner = CliRunner()
 

@@ -6,8 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from intergraph.protein.docking_metrics import (interface_pairs, kabsch, score_complex, score_files,
-                                                summarize, superposed_rmsd)
+from intergraph.protein.docking_metrics import (
+    interface_pairs,
+    kabsch,
+    score_complex,
+    score_files,
+    summarize,
+    superposed_rmsd,
+)
 from tests.geometry import random_orthogonal
 
 
@@ -69,8 +75,8 @@ def test_baselines_reproduce_the_published_medians(db5_root, method):
     for lig in sorted(folder.glob("*_l_b_*.pdb.gz")):
         cid = lig.name.split("_")[0]
         rec = folder / lig.name.replace("_l_b_", "_r_b_")  # methods that moved the receptor too
-        s = score_files(lig, rec if rec.exists() else root / "complexes" / f"{cid}_r_b_COMPLEX.pdb.gz",
-                        root / "complexes" / f"{cid}_l_b_COMPLEX.pdb.gz", root / "complexes" / f"{cid}_r_b_COMPLEX.pdb.gz")
+        true_l, true_r = (root / "complexes" / f"{cid}_{r}_b_COMPLEX.pdb.gz" for r in "lr")
+        s = score_files(lig, rec if rec.exists() else true_r, true_l, true_r)
         crmsd.append(s.crmsd)
         irmsd.append(s.irmsd)
     assert len(crmsd) == 25
@@ -101,8 +107,8 @@ def test_dockq_equals_the_reference_package_on_the_shipped_baselines(db5_root):
     for key, ref in reference.items():
         method, cid = key.split("/")
         lig, rec = _decoy_files(root, method, cid)
-        ours = capri(read_structure(lig), read_structure(rec), read_structure(root / "complexes" / f"{cid}_l_b_COMPLEX.pdb.gz"),
-                     read_structure(root / "complexes" / f"{cid}_r_b_COMPLEX.pdb.gz"))
+        ours = capri(read_structure(lig), read_structure(rec),
+                     *(read_structure(root / "complexes" / f"{cid}_{r}_b_COMPLEX.pdb.gz") for r in "lr"))
         assert ours["irmsd"] == pytest.approx(ref["iRMSD"], abs=1e-4), key
         assert ours["lrmsd"] == pytest.approx(ref["LRMSD"], abs=1e-3), key
         assert ours["native_contacts"] == ref["nat_total"], key

@@ -6,8 +6,8 @@ import gzip
 import numpy as np
 import pytest
 
-from intergraph.protein.labels import interface_labels
 from intergraph.protein.io import read_structure
+from intergraph.protein.labels import interface_labels
 
 
 def raw_residues(path):

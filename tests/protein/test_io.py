@@ -22,7 +22,8 @@ def atom(serial, name, resname, chain, number, x, y, z, occ=1.0, altloc=" ", ico
 def residue(serial, resname, chain, number, origin, icode=" ", het=False, skip=()):
     """Backbone + CB of one residue at ``origin`` (idealised geometry is irrelevant here)."""
     ox, oy, oz = origin
-    parts = [("N", -1.2, 0.6, 0.0), ("CA", 0.0, 0.0, 0.0), ("C", 1.3, 0.7, 0.0), ("O", 1.4, 1.9, 0.1), ("CB", 0.0, -1.5, 0.3)]
+    parts = [("N", -1.2, 0.6, 0.0), ("CA", 0.0, 0.0, 0.0), ("C", 1.3, 0.7, 0.0), ("O", 1.4, 1.9, 0.1),
+             ("CB", 0.0, -1.5, 0.3)]
     lines = []
     for k, (name, dx, dy, dz) in enumerate(parts):
         if name in skip:
@@ -92,7 +93,8 @@ def test_atom3d_lmdb_reads_all_entries(data_root):
         # Atom3D (Biopython) groups hetero atoms with their chain; the PDB lists them last: compare by key
         def by_key(s):
             r = s.atom_residue
-            keys = [f"{s.res_chain[i]}{s.res_number[i]}{s.res_icode[i]}{s.res_name[i]}:{n}" for i, n in zip(r, s.atom_name)]
+            keys = [f"{s.res_chain[i]}{s.res_number[i]}{s.res_icode[i]}{s.res_name[i]}:{n}"
+                    for i, n in zip(r, s.atom_name)]
             return dict(zip(keys, s.coord.tolist()))
 
         ours, theirs = by_key(structure), by_key(ref)

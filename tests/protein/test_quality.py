@@ -10,12 +10,17 @@ from typer.testing import CliRunner
 
 from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
-from intergraph.protein.tasks.quality.decoys import (folder_decoys, perturbation_decoys, read_decoys, surface_decoys,
-                                                     write_decoys)
 from intergraph.protein.docking_metrics import ca_coords, score_folder
 from intergraph.protein.encoders import ResidueEncoder
 from intergraph.protein.featurize import featurize, join_partners, moved
 from intergraph.protein.io import read_structure
+from intergraph.protein.tasks.quality.decoys import (
+    folder_decoys,
+    perturbation_decoys,
+    read_decoys,
+    surface_decoys,
+    write_decoys,
+)
 from intergraph.protein.tasks.quality.model import QualityModel, top1_quality
 
 runner = CliRunner()

@@ -7,8 +7,14 @@ from torch import nn
 from intergraph.search.bilevel import structure_gradient
 from intergraph.search.cell import Cell, CellStack, MixedOp, cell_edges
 from intergraph.search.draw import draw_structures
-from intergraph.search.structure import (GlobalStructure, PredictedStructure, Structure, derive, diversity_loss,
-                                         structure_weights)
+from intergraph.search.structure import (
+    GlobalStructure,
+    PredictedStructure,
+    Structure,
+    derive,
+    diversity_loss,
+    structure_weights,
+)
 
 
 class Scale(nn.Module):

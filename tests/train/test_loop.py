@@ -67,7 +67,8 @@ def test_metrics_against_hand_computed_values():
     one_class = binary_metrics(np.array([0.1, 0.2]), np.array([0, 0]))
     assert np.isnan(one_class["auroc"])
     r = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 5.0]))
-    assert r["rmse"] == pytest.approx(0.5) and r["spearman"] == pytest.approx(1.0) and r["kendall"] == pytest.approx(1.0)
+    assert r["rmse"] == pytest.approx(0.5)
+    assert r["spearman"] == pytest.approx(1.0) and r["kendall"] == pytest.approx(1.0)
 
 
 @pytest.mark.timeout(600)

@@ -120,7 +120,8 @@ def test_proposals_with_user_weights_then_extract(data_root, tmp_path):
     for frames in table.values():  # the paper's format: per frame, boxes normalised to [0, 1]
         assert len(frames) == 5 and all(len(f) <= 4 for f in frames)
         boxes = [b for f in frames for b in f]
-        assert boxes and all(0 <= v <= 1 for b in boxes for v in b) and all(b[0] <= b[2] and b[1] <= b[3] for b in boxes)
+        assert boxes and all(0 <= v <= 1 for b in boxes for v in b)
+        assert all(b[0] <= b[2] and b[1] <= b[3] for b in boxes)
     res = runner.invoke(app, ["video", "extract", "--data", str(root), "--out", str(tmp_path / "store"),
                               "--boxes", "proposals", "--frames", "4"])
     assert res.exit_code == 0, res.output

@@ -4,11 +4,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...errors import InputError
 from .egnn import EGNNEncoder
 from .fusion import FUSIONS, ResidueFeatures
 from .gvp import GVPEncoder
 from .molformer import MolformerEncoder
-from ...errors import InputError
 
 ENCODERS = ("gvp", "egnn", "molformer")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..residues import NUM_RESIDUE_TYPES
 from ...errors import InputError
+from ..residues import NUM_RESIDUE_TYPES
 
 FUSIONS = ("none", "replace", "concat", "project", "gated")
 

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torch_geometric.utils import to_dense_batch
 
+from ...errors import InputError
 from ...graph.features import rbf
 from ...graph.scatter import scatter_softmax, scatter_sum
-from ...errors import InputError
 
 
 def full_edges(batch: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from ...errors import InputError
 
 #: letters biotite's protein alphabet lacks, aligned as their parent amino acid

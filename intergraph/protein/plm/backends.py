@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .registry import ESM2, candidate_locations
 from ...errors import IntergraphError, MissingError
+from .registry import ESM2, candidate_locations
 
 
 class PLMNotFound(MissingError):

@@ -121,7 +121,8 @@ def plm_pretrain(
     from .pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(fasta=str(fasta), out=str(out), layers=layers, dim=dim, heads=heads, steps=steps,
-                         stop_step=stop_step, minutes=minutes, crop=crop, tokens_per_batch=tokens_per_batch, lr=lr, seed=seed)
+                         stop_step=stop_step, minutes=minutes, crop=crop, tokens_per_batch=tokens_per_batch, lr=lr,
+                         seed=seed)
     with progress_bar(fields="loss {task.fields[loss]}") as bar:
         task = bar.add_task("pretrain", total=steps, loss="-")
 

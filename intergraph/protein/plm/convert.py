@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from .backends import load_fair_esm
 from ...errors import InputError
+from .backends import load_fair_esm
 
 _RENAMES = [
     (r"^embed_tokens\.", "esm.embeddings.word_embeddings."),

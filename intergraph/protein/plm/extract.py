@@ -7,8 +7,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .backends import PLM
 from ...errors import InputError
+from .backends import PLM
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ def embed(
 
     Sequences (or their windows, for sequences longer than ``window``) are sorted by length and packed into
     batches of at most ``token_budget`` padded tokens; 0 chooses 16,384 on a GPU and one sequence at a
-    time on a CPU, where batching is slower (bench/plm.py: 0.6x at 4,096 tokens on 2 cores, 11x on an H200). Windows overlap by ``overlap`` residues; where they
-    overlap, their embeddings are averaged. Half precision is used on GPU unless ``half=False``.
+    time on a CPU, where batching is slower (bench/plm.py: 0.6x at 4,096 tokens on 2 cores, 11x on an H200).
+    Windows overlap by ``overlap`` residues; where they overlap, their embeddings are averaged. Half precision
+    is used on GPU unless ``half=False``.
     """
     layers = spec.resolve(plm.num_layers)
     pieces = [(i, s, e) for i, seq in enumerate(seqs) for s, e in windows(len(seq), window, overlap)]
@@ -115,7 +116,8 @@ def embed(
                         done.append((i, emb.numpy().copy()))
                         remaining[i] = 0
                         continue
-                    total, count = partial.setdefault(i, (torch.zeros(len(seqs[i]), emb.shape[1]), torch.zeros(len(seqs[i]), 1)))
+                    total, count = partial.setdefault(i, (torch.zeros(len(seqs[i]), emb.shape[1]),
+                                                          torch.zeros(len(seqs[i]), 1)))
                     total[s:e] += emb
                     count[s:e] += 1
                     remaining[i] -= 1

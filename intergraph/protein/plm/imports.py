@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..fasta import PROTEIN_LETTERS
 from ...errors import InputError
+from ..fasta import PROTEIN_LETTERS
 
 
 class ImportProblem(InputError):
@@ -55,7 +55,8 @@ def read_esm_extract(path: str | Path, sequences: dict[str, str]) -> tuple[str, 
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling problem is the file's
-        raise ImportProblem(path, f"not a safe torch file ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        first = str(e).splitlines()[0][:200]
+        raise ImportProblem(path, f"not a safe torch file ({type(e).__name__}: {first})") from None
     if not isinstance(data, dict) or "representations" not in data:
         raise ImportProblem(path, "not an `esm extract` output (no 'representations')")
     label = str(data.get("label", path.stem))

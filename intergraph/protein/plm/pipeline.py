@@ -81,7 +81,8 @@ def import_to_store(paths: Iterable[str | Path], store: EmbeddingStore, model: s
                 name = f.stem
             elif f.suffix == ".pt":
                 if not sequences:
-                    raise ImportProblem(f, "esm extract files hold no sequence: pass --fasta with the extracted sequences")
+                    raise ImportProblem(f, "esm extract files hold no sequence: pass --fasta with the extracted "
+                                           "sequences")
                 name, seq, reps = read_esm_extract(f, sequences)
                 items = {str(k): [(seq, e)] for k, e in reps.items() if layers is None or str(k) == layers}
                 if not items:

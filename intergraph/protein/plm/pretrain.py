@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from ...errors import InputError
 from ...graph.io import atomic_save
 from ..fasta import read_fasta
-from ...errors import InputError
 
 
 @dataclass
@@ -209,7 +209,8 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
-        step, epoch, position, tokens_seen, elapsed = ck["step"], ck["epoch"], ck["position"], ck["tokens"], ck["elapsed"]
+        step, epoch, position = ck["step"], ck["epoch"], ck["position"]
+        tokens_seen, elapsed = ck["tokens"], ck["elapsed"]
         g.set_state(ck["generator"].cpu())
         torch.set_rng_state(ck["torch_rng"].cpu())
         log(f"resumed from step {step}")
@@ -271,7 +272,8 @@ def pretrain(cfg: PretrainConfig, progress: Callable | None = None, log: Callabl
         else:
             epoch, position = epoch + 1, 0
     val_ppl, uni_ppl = evaluate(model, tok, val, cfg, unigram)
-    writer.writerow([step, f"{running:.4f}" if running is not None else "", val_ppl, uni_ppl, tokens_seen, f"{elapsed:.1f}"])
+    writer.writerow([step, f"{running:.4f}" if running is not None else "", val_ppl, uni_ppl, tokens_seen,
+                     f"{elapsed:.1f}"])
     metrics.close()
     save()
     path = export_fair_esm(model, cfg, out)

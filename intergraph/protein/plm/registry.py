@@ -55,11 +55,13 @@ def torch_hub_checkpoints() -> Path:
 
 def hf_cache_snapshots(name: str) -> list[Path]:
     """Snapshot folders of ``facebook/<name>`` in the Hugging Face cache, newest first."""
-    home = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    hf_home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    home = Path(os.environ.get("HF_HUB_CACHE") or hf_home / "hub")
     root = home / f"models--facebook--{name}" / "snapshots"
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if (p / "config.json").exists()), key=lambda p: p.stat().st_mtime, reverse=True)
+    found = (p for p in root.iterdir() if (p / "config.json").exists())
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def candidate_locations(name: str) -> list[Path]:

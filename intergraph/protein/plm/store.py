@@ -2,9 +2,10 @@
 
 Keys are (model id, layer spec, sha256 of the sequence); values hold the sequence itself and its L×D
 embedding in float16. A second table maps names (a FASTA header, an imported file's stem such as
-``1ACB.A``) to sequences, for data sets whose embedded sequence differs from the structure's. Each batch is written in one LMDB transaction, so a process killed at any moment
-loses at most the batch in flight and never leaves a half-written entry (LMDB is ACID with many readers
-and one writer). Reads return NumPy arrays without copying through pickle.
+``1ACB.A``) to sequences, for data sets whose embedded sequence differs from the structure's. Each batch is
+written in one LMDB transaction, so a process killed at any moment loses at most the batch in flight and never
+leaves a half-written entry (LMDB is ACID with many readers and one writer). Reads return NumPy arrays without
+copying through pickle.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Iterable, Iterator
 
 import lmdb
 import numpy as np
+
 from ...errors import InputError
 
 MAGIC = b"IGE1"
@@ -184,7 +186,8 @@ class EmbeddingStore:
             raise StoreError(f"{self.path}: hash collision or corrupt entry for a {len(seq)}-residue sequence")
         return emb
 
-    def entries(self, model: str | None = None, layers: str | None = None) -> Iterator[tuple[str, str, str, np.ndarray]]:
+    def entries(self, model: str | None = None, layers: str | None = None
+                ) -> Iterator[tuple[str, str, str, np.ndarray]]:
         """(model, layers, sequence, embedding) for every entry, optionally filtered."""
         with self.env.begin() as txn:
             for key, value in txn.cursor(db=self.emb):

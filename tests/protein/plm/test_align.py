@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from intergraph.protein.db5 import DB5
-from intergraph.protein.plm.arms import PLMSource
 from intergraph.protein.plm.align import AlignmentError, align, attach, checked_alignment
+from intergraph.protein.plm.arms import PLMSource
 from intergraph.protein.plm.pipeline import import_to_store
 from intergraph.protein.plm.store import EmbeddingStore
 

@@ -26,7 +26,8 @@ def test_layer_specs():
         LayerSpec.parse("34").resolve(33)
 
 
-@pytest.mark.parametrize("length,window,overlap", [(5, 10, 3), (10, 10, 3), (11, 10, 3), (100, 10, 3), (1023, 1022, 256)])
+@pytest.mark.parametrize("length,window,overlap",
+                         [(5, 10, 3), (10, 10, 3), (11, 10, 3), (100, 10, 3), (1023, 1022, 256)])
 def test_windows_cover_everything_with_the_overlap(length, window, overlap):
     w = windows(length, window, overlap)
     covered = np.zeros(length, int)

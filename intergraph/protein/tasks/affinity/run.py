@@ -172,7 +172,8 @@ def plot_scatter(rows: list[dict], path: Path) -> Path:
         lo, hi = min(x + y), max(x + y)
         ax.plot([lo, hi], [lo, hi], "k:", lw=1)
         r = float(np.corrcoef(x, y)[0, 1]) if len(x) > 2 else float("nan")
-        ax.set(xlabel="measured pK", ylabel="predicted pK (held out)", title=f"{enc} + PLM {arm}: r {r:.2f}, n {len(x)}")
+        ax.set(xlabel="measured pK", ylabel="predicted pK (held out)",
+               title=f"{enc} + PLM {arm}: r {r:.2f}, n {len(x)}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

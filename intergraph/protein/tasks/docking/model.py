@@ -73,7 +73,8 @@ class DockingModel(nn.Module):
         d = encoder.out_dim
         self.cross = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.norm = nn.LayerNorm(d)
-        self.ff = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 2 * d), nn.SiLU(), nn.Dropout(dropout), nn.Linear(2 * d, d))
+        self.ff = nn.Sequential(nn.LayerNorm(d), nn.Linear(d, 2 * d), nn.SiLU(), nn.Dropout(dropout),
+                                nn.Linear(2 * d, d))
         self.query = nn.ModuleDict({role: nn.Linear(d, keypoints * d) for role in "lr"})
         self.key = nn.ModuleDict({role: nn.Linear(d, d) for role in "lr"})
 

@@ -185,8 +185,8 @@ def _free_chain_ids(taken: set[str], n: int) -> list[str]:
 
 def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
                rename_chains: bool = False) -> dict:
-    """Dock ``ligand`` onto ``receptor`` with a trained model (:class:`run.Trained`); write the complex (receptor unchanged)
-    to ``out``. Partners sharing chain ids are refused unless ``rename_chains``: then the ligand's clashing
+    """Dock ``ligand`` onto ``receptor`` with a trained model (:class:`run.Trained`); write the complex (receptor
+    unchanged) to ``out``. Partners sharing chain ids are refused unless ``rename_chains``: then the ligand's clashing
     chains get the first free letters (the mapping is returned), nothing else changes."""
     cfg, net = model.cfg, model.model
     s = {"r": read_structure(receptor), "l": read_structure(ligand)}
@@ -205,7 +205,8 @@ def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
     rot, trans = docked_pose(net, graphs["r"], graphs["l"])
     docked = s["l"].moved(rot, trans)
     if renamed:
-        docked = dataclasses.replace(docked, res_chain=np.array([renamed.get(str(c), str(c)) for c in docked.res_chain]))
+        chains = np.array([renamed.get(str(c), str(c)) for c in docked.res_chain])
+        docked = dataclasses.replace(docked, res_chain=chains)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(complex_pdb(s["r"], docked))

@@ -19,8 +19,17 @@ from ...complexes import ComplexGraphs, collate_pairs
 from ...featurize import featurize
 from ...io import read_structure, structure_to_pdb
 from ...plm import arms
-from ...run import (ProteinRun, build_encoder, collect, complex_set, describe, loaders, parameter_counts, plm_source,
-                    select)
+from ...run import (
+    ProteinRun,
+    build_encoder,
+    collect,
+    complex_set,
+    describe,
+    loaders,
+    parameter_counts,
+    plm_source,
+    select,
+)
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
 from .model import ComplexDataset, InterfaceModel, InterfaceTask
 

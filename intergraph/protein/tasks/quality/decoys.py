@@ -200,7 +200,8 @@ def split_partners(complex_: Structure, receptor_chains: str | list[str] = "",
     return complex_.select_chains([big.id]), complex_.select_chains([small.id])
 
 
-def external_decoys(root: Path, target: str, receptor_chains: list[str], ligand_chains: list[str]) -> list[ExternalDecoy]:
+def external_decoys(root: Path, target: str, receptor_chains: list[str],
+                    ligand_chains: list[str]) -> list[ExternalDecoy]:
     """``root/target/{decoys,native}`` (qa_decoys' layout): every decoy file, labelled against the native."""
     folder = Path(root) / target
     natives = sorted((folder / "native").glob("*.pdb*"))

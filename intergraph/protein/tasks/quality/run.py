@@ -29,8 +29,17 @@ from ...io import is_structure_file, read_structure
 from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
-from .decoys import (LABELS, Decoy, external_decoys, folder_decoys, perturbation_decoys, read_decoys, split_partners,
-                     surface_decoys, write_decoys)
+from .decoys import (
+    LABELS,
+    Decoy,
+    external_decoys,
+    folder_decoys,
+    perturbation_decoys,
+    read_decoys,
+    split_partners,
+    surface_decoys,
+    write_decoys,
+)
 from .model import DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
 
 #: qa_decoys targets and their (receptor, ligand) chains, from the data README
@@ -174,7 +183,8 @@ def external_graphs(cfg: QualityRun, source, log=print) -> list:
     graphs = []
     for target, (rc, lc) in EXTERNAL.items():
         for d in external_decoys(root, target, rc, lc):
-            parts = [featurize(s, GraphConfig(), name=f"{d.decoy}_{role}") for role, s in (("r", d.receptor), ("l", d.ligand))]
+            parts = [featurize(s, GraphConfig(), name=f"{d.decoy}_{role}")
+                     for role, s in (("r", d.receptor), ("l", d.ligand))]
             if source is not None:
                 try:
                     arms.attach_by_sequence(cfg.data.plm, source, parts)
