@@ -144,14 +144,13 @@ def plm_summary(out: Path, console: Console | None = None, progress=lambda it, _
 def comparison_summary(out: Path, console: Console | None = None, epochs: int = DEMO_EPOCHS) -> Path:
     """A short paired comparison: GVP-GNN (3 layers) for interface prediction without a PLM, with the real
     ESM-2 650M embeddings and with our own PLM, one seed, 2-fold cross-validation over the DB5 complexes that
-    have ESM-2 embeddings, at most ``epochs`` epochs per run (early stopping on validation AUROC). Fixed
-    epochs, never wall time: the table is the same on a loaded and an idle machine."""
+    have ESM-2 embeddings, ``epochs`` epochs per run (batch 4; the epoch with the best validation AUROC is
+    tested). Fixed epochs, never wall time: the table is the same on a loaded and an idle machine."""
     from .protein.compare import run_comparison
     from .protein.plm.backends import PLMNotFound, load_plm
     from .protein.plm.registry import DEFAULT_PLM
-    from .protein.run import DataConfig, ModelConfig
-    from .protein.tasks.interface.run import InterfaceRun
-    from .train.config import TrainConfig
+    from .protein.tasks import task
+    from .train.config import apply_overrides
 
     console = console or Console()
     arms = ["none", "esm2_650m"]
@@ -160,12 +159,9 @@ def comparison_summary(out: Path, console: Console | None = None, epochs: int = 
         arms.append("default")
     except PLMNotFound:
         console.print(f"(our own PLM {DEFAULT_PLM} is not installed: its arm is skipped)")
-    base = InterfaceRun(
-        data=DataConfig(split="kfold", folds=2, cache_dir=str(out / "cache")),
-        model=ModelConfig(encoder="gvp", layers=3),
-        train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=epochs, batch_size=8, lr=5e-4,
-                          early_stop_patience=6),
-    )
+    base = apply_overrides(task("interface").default_config(), [
+        "data.split=kfold", "data.folds=2", f"data.cache_dir={out / 'cache'}", "model.encoder=gvp", "model.layers=3",
+        f"train.max_epochs={epochs}", "train.batch_size=4", "train.lr=5e-4", f"train.early_stop_patience={epochs}"])
     folder = out / "interface_comparison"
     run_comparison(base, ["gvp"], arms, seeds=1, out=folder, split_seed="0", log=console.print, progress=False,
                    command=f"intergraph demo --out {out}  # comparison_summary(epochs={epochs})")

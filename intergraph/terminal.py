@@ -65,9 +65,12 @@ def progress_over(items: Iterable, description: str):
             bar.advance(task)
 
 
-def report_failures(failed: list[tuple[str, str]]) -> None:
+def report_failures(failed: list[tuple[str, str]], done: int = 1) -> None:
+    """List the inputs a batch job skipped, with the reason; exit with status 1 when it did nothing at all."""
     for path, problem in failed:
         err.print(f"  [yellow]skipped[/yellow] {path}: {problem}", highlight=False, soft_wrap=True)
+    if not done:
+        raise typer.Exit(1)
 
 
 def command_line(ctx) -> str:

@@ -199,3 +199,29 @@ def test_compare_refuses_arms_without_shared_complexes(user_folder, tmp_path):
     res = runner.invoke(app, ["protein", "compare", "--out", str(tmp_path / "c"), "--data", str(user_folder),
                               "--encoders", "egnn", "--plm", "none,esm2_650m", "--cache", str(tmp_path / "cache")])
     assert res.exit_code == 2 and "no complex that every arm of none, esm2_650m can serve" in res.output
+
+
+def test_docking_and_qa_train_on_a_user_folder(user_folder, tmp_path):
+    """Docking is tested on seeded random motions of the test complexes (no EquiDock protocol in a user folder);
+    QA builds its decoys from the folder's complexes."""
+    base = ["--data", str(user_folder), "--split", "random", "--encoder", "egnn", "--layers", "1", "--epochs", "1",
+            "--batch-size", "2", "--cache", str(tmp_path / "c"), "--set", "data.test_fraction=0.34"]
+    res = runner.invoke(app, ["protein", "train", "--task", "docking", "--out", str(tmp_path / "dock")] + base)
+    assert res.exit_code == 0, res.output
+    items = list(csv.DictReader(open(tmp_path / "dock" / "items.csv")))
+    assert len(items) == 2 and {i["inputs"] for i in items} == {"random_motion"}
+    assert all(float(i["crmsd"]) > 0 and 0 <= float(i["dockq"]) <= 1 for i in items)
+    # the docked ligand of a test complex is the input ligand moved rigidly, the receptor unchanged
+    cid = items[0]["item"]
+    truth = read_structure(user_folder / f"{cid}_r.pdb.gz") if (user_folder / f"{cid}_r.pdb.gz").exists() \
+        else read_structure(user_folder / f"{cid}_r.cif")
+    written = read_structure(tmp_path / "dock" / "test_predictions" / f"{cid}_r_b_INTERGRAPH.pdb")
+    np.testing.assert_allclose(written.coord, truth.coord, atol=6e-4)
+    res = runner.invoke(app, ["protein", "train", "--task", "qa", "--out", str(tmp_path / "qa"),
+                              "--set", "quality.decoys_per_target=2", "--set", "quality.test_decoys_per_target=3",
+                              "--set", "quality.surface_per_target=1", "--set", "quality.clash_per_target=0",
+                              "--set", "quality.external=false"] + base)
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "qa" / "metrics.json").read_text())
+    assert result["test_by_source"]["perturbation"]["decoys"] == 2 * 3 and "external" not in result
+    assert "docking methods" not in result["test_by_source"]  # no EquiDock baselines outside DB5.5

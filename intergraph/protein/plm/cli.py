@@ -50,9 +50,7 @@ def plm_embed(
                        progress=lambda done, total: bar.update(task, completed=done, total=total), report=report)
     console.print(f"{plm.id} layers {spec.key(plm.num_layers)}: {report.done} embedded, {report.skipped} already "
                   f"stored, {len(report.failed)} inputs skipped -> {store}")
-    report_failures(report.failed)
-    if not report.done and not report.skipped:
-        raise typer.Exit(1)
+    report_failures(report.failed, done=report.done + report.skipped)
 
 
 @app.command("import")
@@ -74,9 +72,7 @@ def plm_import(
     with EmbeddingStore(store) as db:
         report = import_to_store(paths, db, model, layers, fasta)
     console.print(f"{report.done} files imported into {store}, {len(report.failed)} skipped")
-    report_failures(report.failed)
-    if not report.done:
-        raise typer.Exit(1)
+    report_failures(report.failed, done=report.done)
 
 
 @app.command("ls")
