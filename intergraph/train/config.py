@@ -143,8 +143,11 @@ def _coerce(text: str, hint, where: str):
             return None
         hint = next(a for a in args if a is not type(None))
         origin = typing.get_origin(hint)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if hint is float and not isinstance(value, bool):
+        try:  # YAML 1.1 reads 5e-4 as a string; Python reads it as the float meant
+            return float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: expected float, got {text!r}") from None
     if hint is str:
         return text
     if origin is list:

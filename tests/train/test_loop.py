@@ -93,3 +93,20 @@ def test_last_checkpoint_is_the_latest_epoch_even_after_an_earlier_best(tmp_path
     last = torch.load(tmp_path / "flat" / "checkpoints" / "last.ckpt", weights_only=False)
     best = torch.load(tmp_path / "flat" / "checkpoints" / "best.ckpt", weights_only=False)
     assert last["epoch"] == 2 and best["epoch"] == 0
+
+
+def test_overrides_are_typed_and_unknown_names_are_refused():
+    from intergraph.errors import InputError
+    from intergraph.protein.tasks import task
+    from intergraph.train.config import apply_overrides
+
+    cfg = apply_overrides(task("docking").default_config(),
+                          ["train.lr=5e-4", "docking.keypoints=4", "data.ids=1AVX,7CEI", "model.layers=null",
+                           "data.plm=esm2_650m"])
+    assert cfg.train.lr == 5e-4 and cfg.docking.keypoints == 4 and cfg.data.ids == ["1AVX", "7CEI"]
+    assert cfg.model.layers is None and cfg.data.plm == "esm2_650m"
+    for bad, message in (("train.lr=fast", "expected float"), ("docking.keypoints=4.5", "expected int"),
+                         ("docking.teleport=1", "unknown setting 'teleport'"), ("quality.x=1", "no section"),
+                         ("train", "SECTION.NAME=VALUE")):
+        with pytest.raises(InputError, match=message):
+            apply_overrides(task("docking").default_config(), [bad])
