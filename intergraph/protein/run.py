@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError, MissingError
-from ..train.config import TrainConfig, claim_run_dir, from_dict, load_yaml
+from ..train.config import TrainConfig, claim_run_dir, load_yaml
 from ..train.experiment import METRICS, run_experiment
 from ..train.loop import load_checkpoint
 from .complexes import ComplexSet
@@ -132,10 +132,11 @@ def read_config(path: str | Path):
         raise MissingError(f"{path}: no such config file")
     raw = yaml.safe_load(path.read_text()) or {}
     if not isinstance(raw, dict) or "task" not in raw:
+        from .tasks import names
+
         raise InputError(f"{path}: not a protein run config (no `task:`; configs written before the task registry "
-                         f"lack it: add `task: interface|docking|qa|affinity`)")
-    spec = task(raw["task"])
-    return load_yaml(spec.config, path) if path.suffix in (".yaml", ".yml") else from_dict(spec.config, raw)
+                         f"lack it: add `task: {'|'.join(names())}`)")
+    return load_yaml(task(raw["task"]).config, path)
 
 
 def is_kfold(cfg) -> bool:
@@ -218,7 +219,7 @@ def load_models(run_dir: str | Path) -> list[Trained]:
 
 def evaluate(run_dir: str | Path, data: str | None = None, out: Path | None = None, log: Callable = print) -> dict:
     """Re-evaluate a finished run's best model(s): on its own validation and test complexes, or with ``data``
-    (a source) on every complex of that source. A k-fold run evaluates each fold and summarises them."""
+    (a source) on every complex of that source. A k-fold run evaluates each fold's model."""
     from .tasks import task
 
     results = []
