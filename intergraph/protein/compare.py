@@ -1,12 +1,13 @@
 """Paired comparison of encoders with and without PLM features, for any registered task.
 
 Every (encoder, PLM arm, seed) is one run (a k-fold run with ``split kfold``) in ``OUT/runs/``, resumable, and
-reused only when its stored config is the one asked for. All arms share one pool: the complexes every arm can
-serve (with ``esm2_650m`` among the arms, the 74 DB5 complexes with real embeddings). Seeds vary the
-initialisation and, unless a fixed ``split_seed`` is given, the split (folds) too; both arms of a seed see the
-same split, so gains are paired. ``OUT`` holds ``command.txt`` (the exact command), ``config.yaml`` (the base
-config), ``results.csv`` (every run and fold), ``summary.md`` / ``summary.csv`` / ``gains.csv``, the task's
-``figure.png`` and ``gains.png``.
+reused only when its stored config is the one asked for. The same command started on several workers shares
+the work: each trains the runs (folds) no other holds, then waits for the rest. All arms share one pool: the
+complexes every arm can serve (with ``esm2_650m`` among the arms, the 74 DB5 complexes with real embeddings).
+Seeds vary the initialisation and, unless a fixed ``split_seed`` is given, the split (folds) too; both arms of a
+seed see the same split, so gains are paired. ``OUT`` holds ``command.txt`` (the exact command), ``config.yaml``
+(the base config), ``results.csv`` (every run and fold), ``summary.md`` / ``summary.csv`` / ``gains.csv``, the
+task's ``figure.png`` and ``gains.png``.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Callable
 from ..errors import InputError
 from ..train.compare import gain_lines, plot_gains, summary_lines
 from ..train.config import save_yaml
+from ..train.experiment import RunBusy
 from .run import read_config, run_folders, train
 from .tasks import task
 from .tasks.base import read_items
@@ -67,7 +69,7 @@ def run_comparison(base, encoders: list[str], arms: list[str], seeds: int, out: 
     pool = shared_pool(base, arms, log)
     log(f"{spec.name}: {len(pool)} complexes every arm serves; arms {arms}; encoders {encoders}; seeds {seeds}; "
         f"split {base.data.split}" + (f" ({base.data.folds} folds)" if base.data.split == "kfold" else ""))
-    rows = []
+    runs = []
     for seed in range(seeds):
         for encoder in encoders:
             for arm in arms:
@@ -75,14 +77,26 @@ def run_comparison(base, encoders: list[str], arms: list[str], seeds: int, out: 
                 cfg.model.encoder, cfg.data.plm, cfg.train.seed = encoder, arm, seed
                 cfg.data.split_seed = seed if split_seed == "seed" else int(split_seed)
                 cfg.data.ids = pool
-                run_dir = out / "runs" / f"{encoder}_{arm}_seed{seed}"
-                train(cfg, run_dir, progress, log, overwrite)
-                got = run_rows(spec, run_dir)
-                rows += got
-                log(f"{encoder} / {arm} / seed {seed}: " + ", ".join(
-                    f"{m} {sum(r[m] for r in got) / len(got):.4f}" for m in spec.columns))
+                runs.append((cfg, out / "runs" / f"{encoder}_{arm}_seed{seed}"))
+    busy = []
+    for cfg, run_dir in runs:  # runs another worker holds are left to it, then waited for
+        try:
+            train(cfg, run_dir, progress, log, overwrite, wait=False)
+            _report(spec, cfg, run_dir, log)
+        except RunBusy:
+            busy.append((cfg, run_dir))
+    for cfg, run_dir in busy:
+        train(cfg, run_dir, progress, log, wait=True)
+        _report(spec, cfg, run_dir, log)
+    rows = [r for _, run_dir in runs for r in run_rows(spec, run_dir)]
     write_comparison(spec, rows, out)
     return rows
+
+
+def _report(spec, cfg, run_dir: Path, log: Callable) -> None:
+    got = run_rows(spec, run_dir)
+    log(f"{cfg.model.encoder} / {cfg.data.plm} / seed {cfg.train.seed}: " + ", ".join(
+        f"{m} {sum(r[m] for r in got) / len(got):.4f}" for m in spec.columns))
 
 
 def _items(spec) -> Callable[[dict], dict]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, MissingError
 from ..train.config import TrainConfig, claim_run_dir, load_yaml
-from ..train.experiment import METRICS, run_experiment
+from ..train.experiment import METRICS, RunBusy, run_experiment, wait_for
 from ..train.loop import load_checkpoint
 from .complexes import ComplexSet
 from .encoders import ResidueEncoder
@@ -149,24 +149,55 @@ def fold_config(cfg, k: int):
     return out
 
 
-def train(cfg, run_dir: str | Path, progress: bool = True, log: Callable = print, overwrite: bool = False) -> dict:
-    """Train (or resume) a run of any task; a k-fold config trains one run per fold into ``fold<k>/``."""
+def _attempt(cfg, run_dir: Path, spec, progress: bool, log: Callable, overwrite: bool = False) -> dict | None:
+    """One run, or None when another process is training it."""
+    try:
+        return run_experiment(cfg, run_dir, lambda d: spec.experiment(cfg, d, log), progress, log, overwrite)
+    except RunBusy as e:
+        log(f"skipped for now: {e}")
+        return None
+
+
+def _finish(cfg, run_dir: Path, spec, progress: bool, log: Callable) -> dict:
+    """A run another process holds: its metrics once it is done, or trained here if it was left unfinished."""
+    while True:
+        got = wait_for(run_dir, log=log)
+        if got is None:
+            got = _attempt(cfg, run_dir, spec, progress, log)
+        if got is not None:
+            return got
+
+
+def train(cfg, run_dir: str | Path, progress: bool = True, log: Callable = print, overwrite: bool = False,
+          wait: bool = True) -> dict:
+    """Train (or resume) a run of any task; a k-fold config trains one run per fold into ``fold<k>/``.
+
+    Runs another process is training (the same command started on another worker) are left to it: with
+    ``wait`` this returns once they are done, else it raises :class:`RunBusy` after doing what it could."""
     from .tasks import task
 
     spec = task(cfg.task)
+    run_dir = Path(run_dir)
     if not is_kfold(cfg):
-        return run_experiment(cfg, run_dir, lambda d: spec.experiment(cfg, d, log), progress, log, overwrite)
+        got = _attempt(cfg, run_dir, spec, progress, log, overwrite)
+        if got is None and not wait:
+            raise RunBusy(f"{run_dir} is being trained by another process")
+        return got if got is not None else _finish(cfg, run_dir, spec, progress, log)
     run_dir = claim_run_dir(cfg, run_dir, overwrite)
     if (run_dir / METRICS).exists():
         return json.loads((run_dir / METRICS).read_text())
-    per_fold = []
+    per_fold: dict[int, dict | None] = {}
     for k in range(cfg.data.folds):
         log(f"fold {k + 1}/{cfg.data.folds}")
-        per_fold.append(run_experiment(fold_config(cfg, k), run_dir / f"fold{k}", lambda d, k=k: spec.experiment(
-            fold_config(cfg, k), d, log), progress, log))
-    if not all(per_fold):  # a DDP rank other than 0
+        per_fold[k] = _attempt(fold_config(cfg, k), run_dir / f"fold{k}", spec, progress, log)
+    busy = [k for k, r in per_fold.items() if r is None]
+    if busy and not wait:
+        raise RunBusy(f"{run_dir}: folds {busy} are being trained by another process")
+    for k in busy:
+        per_fold[k] = _finish(fold_config(cfg, k), run_dir / f"fold{k}", spec, progress, log)
+    if not all(per_fold.values()):  # a DDP rank other than 0
         return {}
-    return write_kfold_summary(spec, per_fold, run_dir)
+    return write_kfold_summary(spec, [per_fold[k] for k in sorted(per_fold)], run_dir)
 
 
 def write_kfold_summary(spec, per_fold: list[dict], run_dir: Path) -> dict:

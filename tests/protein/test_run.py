@@ -225,3 +225,27 @@ def test_docking_and_qa_train_on_a_user_folder(user_folder, tmp_path):
     result = json.loads((tmp_path / "qa" / "metrics.json").read_text())
     assert result["test_by_source"]["perturbation"]["decoys"] == 2 * 3 and "external" not in result
     assert "docking methods" not in result["test_by_source"]  # no EquiDock baselines outside DB5.5
+
+
+def test_a_run_held_by_another_live_process_is_left_to_it_then_taken_over_when_it_dies(user_folder, tmp_path):
+    import subprocess
+
+    from intergraph.train.experiment import LOCK, RunBusy
+
+    cfg = tiny(tmp_path, encoder="egnn")
+    cfg.data = DataConfig(source=str(user_folder), split="kfold", folds=3, cache_dir=str(tmp_path / "cache"))
+    cfg.train.max_epochs = 1
+    other = subprocess.Popen(["sleep", "600"])  # "another worker", alive, holding fold 1
+    (tmp_path / "cv" / "fold1").mkdir(parents=True)
+    (tmp_path / "cv" / "fold1" / LOCK).write_text(f"{other.pid} {__import__('socket').gethostname()} now")
+    try:
+        with pytest.raises(RunBusy, match=r"folds \[1\]"):
+            train(cfg, tmp_path / "cv", progress=False, wait=False, **QUIET)
+        assert (tmp_path / "cv" / "fold0" / "metrics.json").exists()  # the free folds were trained
+        assert (tmp_path / "cv" / "fold2" / "metrics.json").exists()
+        assert not (tmp_path / "cv" / "fold1" / "metrics.json").exists()
+    finally:
+        other.kill()
+        other.wait()
+    result = train(cfg, tmp_path / "cv", progress=False, **QUIET)  # its holder died: the run is taken over
+    assert len(result["folds"]) == 3 and not (tmp_path / "cv" / "fold1" / LOCK).exists()
