@@ -23,6 +23,8 @@ DATASETS = {
         DatasetInfo("db5", "db5", "structures", "Docking Benchmark 5.5: 271 complexes, EquiDock split", fetchable=True),
         DatasetInfo("esm2_650m_db5", "esm2_650m_db5", "index.csv", "ESM-2 650M embeddings of 74 DB5 complexes"),
         DatasetInfo("lba_toy", "lba_toy", "labels.csv", "protein-ligand complexes with affinities"),
+        DatasetInfo("pdbbind_casf", "pdbbind_casf", "labels.csv", "CASF-2016 core set + training complexes, RF-Score "
+                    "features of PDBbind"),
         DatasetInfo("qa_decoys", "qa_decoys", "1ATN", "labelled docking decoys"),
         DatasetInfo("sequences", "sequences", "natural.fasta.gz", "53k natural protein sequences"),
         DatasetInfo("atom3d_sample", "atom3d_sample", "lmdb", "Atom3D LMDB sample"),

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
-from ..train.compare import gain_lines, plot_gains, summary_lines
+from ..train.compare import gain_lines, interval_lines, plot_gains, summary_lines
 from ..train.config import save_yaml
 from ..train.experiment import RunBusy
 from .run import read_config, run_folders, train
@@ -118,6 +118,8 @@ def write_comparison(spec, rows: list[dict], out: Path) -> None:
              *table]
     first, lower = next(iter(spec.columns.items()))
     g = spec.gain
+    lines += ["", f"Each arm's {g.name} over its test items (folds pooled; mean over seeds), 95 % bootstrap interval "
+              "over the items:", "", *interval_lines(rows, _items(spec), g.name, g.statistic)]
     gains_table, gains = gain_lines(rows, spec.columns, _items(spec), g.name, g.statistic, g.higher_is_better)
     if gains:
         lines += ["", "Paired change with the PLM over no PLM (same encoder, seed and fold; sign: positive = better), "

@@ -299,7 +299,8 @@ def split_ids(pool: list[str], how: str, given: dict[str, list[str]] | None = No
               val_fraction: float = 0.1, test_fraction: float = 0.2) -> dict[str, list[str]]:
     """Train / val / test ids of ``pool``.
 
-    ``given``: the source's own lists (restricted to the pool). ``kfold``: part ``fold`` of
+    ``given``: the source's own lists (restricted to the pool; without a val list, a ``val_fraction`` of train, by
+    whole groups, validates). ``kfold``: part ``fold`` of
     :func:`kfold_parts` is the test set, a ``val_fraction`` of the rest (whole groups) validates. ``random``:
     ``test_fraction`` and ``val_fraction`` of the pool by whole groups. ``test``: everything is test data
     (evaluation of a trained model). Deterministic in (pool, how, seed, folds, fold, groups)."""
@@ -309,7 +310,11 @@ def split_ids(pool: list[str], how: str, given: dict[str, list[str]] | None = No
             raise InputError("the source has no split lists (splits/*.txt or a split column): use split random "
                              "or kfold")
         inside = set(pool)
-        return {s: [i for i in given.get(s, []) if i in inside] for s in SPLITS}
+        out = {s: [i for i in given.get(s, []) if i in inside] for s in SPLITS}
+        if not out["val"] and out["train"] and val_fraction > 0:  # lists without val: validate on part of train
+            val, rest = _take(_grouped(out["train"], groups, seed), int(round(val_fraction * len(out["train"]))))
+            out["val"], out["train"] = sorted(val), sorted(i for g in rest for i in g)
+        return out
     if how == "test":
         return {"train": [], "val": [], "test": pool}
     if how == "kfold":

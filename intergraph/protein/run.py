@@ -280,6 +280,11 @@ def parameter_counts(model) -> dict[str, int]:
             "plm_fusion": parameter_count(model.encoder.features)}
 
 
+def write_split(run_dir: Path, ids: dict[str, list[str]]) -> None:
+    """``split.json``: the complexes (targets) of each split of a run, as it used them."""
+    (Path(run_dir) / "split.json").write_text(json.dumps({k: list(v) for k, v in ids.items()}, indent=1))
+
+
 def describe(cfg, counts: dict, sizes: dict[str, int], unit: str = "complexes") -> str:
     return (f"{cfg.task}, {cfg.model.encoder} + PLM {cfg.data.plm}: parameters {counts['total']:,} (encoder "
             f"{counts['encoder']:,}, residue features {counts['plm_fusion']:,}); {unit} " +

@@ -62,7 +62,7 @@ def _statistic(kind: str, values: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown statistic {kind!r}")
 
 
-def bootstrap_gain(arm: dict[int, dict[str, Sequence[float]]], base: dict[int, dict[str, Sequence[float]]],
+def bootstrap_gain(arm: dict[int, dict[str, Sequence[float]]], base: dict[int, dict[str, Sequence[float]]] | None,
                    statistic: str = "mean", higher_is_better: bool = True, n_boot: int = 2000, seed: int = 0
                    ) -> dict[str, float]:
     """Paired gain of ``arm`` over ``base`` on a per-item statistic, with a 95 % percentile bootstrap interval.
@@ -70,25 +70,42 @@ def bootstrap_gain(arm: dict[int, dict[str, Sequence[float]]], base: dict[int, d
     ``arm[seed][item]`` and ``base[seed][item]`` hold the item's values (one, or (prediction, truth) for
     ``pearson``). The gain is the mean over seeds of statistic(arm) − statistic(base) on the items present in
     every seed of both; the bootstrap resamples those items with replacement (one resample shared by all seeds
-    and both sides). Signed so that positive is better."""
-    seeds = sorted(set(arm) & set(base))
-    if not seeds:
-        return {"gain": float("nan"), "low": float("nan"), "high": float("nan"), "items": 0}
-    items = sorted(set.intersection(*(set(arm[s]) & set(base[s]) for s in seeds)))
+    and both sides). Signed so that positive is better. With ``base`` None: the statistic of ``arm`` itself
+    (mean over seeds) and its interval."""
+    sides = [arm] + ([base] if base is not None else [])
+    seeds = sorted(set.intersection(*(set(s) for s in sides)))
+    items = sorted(set.intersection(*(set(s[k]) for s in sides for k in seeds))) if seeds else []
     if not items:
         return {"gain": float("nan"), "low": float("nan"), "high": float("nan"), "items": 0}
-    sign = 1.0 if higher_is_better else -1.0
+    sign = 1.0 if higher_is_better or base is None else -1.0
     rng = np.random.default_rng(seed)
     n = len(items)
     resample = np.concatenate([np.arange(n)[None, :], rng.integers(0, n, size=(n_boot, n))])  # row 0: as observed
     total = np.zeros(n_boot + 1)
     for s in seeds:
         a = np.array([np.atleast_1d(arm[s][i]) for i in items], dtype=float)
-        b = np.array([np.atleast_1d(base[s][i]) for i in items], dtype=float)
-        total += _statistic(statistic, a[resample]) - _statistic(statistic, b[resample])
+        total += _statistic(statistic, a[resample])
+        if base is not None:
+            b = np.array([np.atleast_1d(base[s][i]) for i in items], dtype=float)
+            total -= _statistic(statistic, b[resample])
     gains = sign * total / len(seeds)
     low, high = np.nanpercentile(gains[1:], [2.5, 97.5])
     return {"gain": float(gains[0]), "low": float(low), "high": float(high), "items": n}
+
+
+def interval_lines(rows: list[dict], items: Callable[[dict], dict[str, Sequence[float]]], name: str, statistic: str,
+                   keys: Sequence[str] = ("encoder", "plm"), digits: int = 3) -> list[str]:
+    """Markdown rows: each arm's per-item statistic over its test items (folds pooled, mean over seeds) with its
+    95 % bootstrap interval over items."""
+    lines = ["| " + " | ".join(keys) + f" | {name} [95 % CI] (items) |", "|" + "---|" * (len(keys) + 1)]
+    for key, rs in grouped(rows, keys).items():
+        by: dict[int, dict[str, Sequence[float]]] = {}
+        for r in rs:
+            by.setdefault(int(r["seed"]), {}).update(items(r))
+        b = bootstrap_gain(by, None, statistic)
+        lines.append("| " + " | ".join(map(str, key)) + f" | {fmt(b['gain'], digits)} [{fmt(b['low'], digits)}, "
+                     f"{fmt(b['high'], digits)}] ({b['items']}) |")
+    return lines
 
 
 def fmt(value: float, digits: int = 3, signed: bool = False) -> str:

@@ -16,7 +16,7 @@ from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
 from intergraph.protein.io import read_structure
 from intergraph.protein.structure import StructureError
-from intergraph.protein.tasks.affinity.data import lba_folder, read_lba_lmdb
+from intergraph.protein.tasks.affinity.data import pdbbind_folder, read_lba_lmdb
 from intergraph.protein.tasks.affinity.ligand import LigandError, ligand_atom_features, read_ligand
 from intergraph.protein.tasks.affinity.model import AffinityModel, affinity_encoder, complex_graph
 
@@ -49,7 +49,7 @@ def test_ligands_keep_every_heavy_atom(lba):
 
 def test_unsanitizable_and_bad_ligands_get_clear_errors(lba, tmp_path):
     _, sdf, _ = files(lba, "3qlb")  # a real PDBbind ligand with a five-valent carbon
-    with pytest.raises(LigandError, match=r"3qlb_ligand.sdf: RDKit cannot sanitize.*valence.*mol2 fallback"):
+    with pytest.raises(LigandError, match=r"3qlb_ligand.sdf: RDKit cannot sanitize.*valence.*; 3qlb_ligand.mol2: "):
         read_ligand(sdf)
     (tmp_path / "x.sdf").write_text("not a molecule\n")
     with pytest.raises(LigandError, match="x.sdf: RDKit could not parse"):
@@ -59,7 +59,7 @@ def test_unsanitizable_and_bad_ligands_get_clear_errors(lba, tmp_path):
 
 
 def test_folder_reader_skips_and_reports_the_bad_complex(lba):
-    complexes, skipped = lba_folder(lba)
+    complexes, splits, skipped = pdbbind_folder(lba)
     assert len(complexes) == 49 and [c for c, _ in skipped] == ["3qlb"]
     assert all(c.protein is not None and np.isfinite(c.pk) for c in complexes)
 

@@ -88,8 +88,11 @@ def test_random_given_and_test_splits():
     pool = [f"C{i:02d}" for i in range(50)]
     s = split_ids(pool, "random", seed=1, val_fraction=0.1, test_fraction=0.2)
     assert (len(s["train"]), len(s["val"]), len(s["test"])) == (35, 5, 10)
-    given = {"train": ["C00", "C01", "X"], "test": ["C02"]}
-    assert split_ids(pool, "given", given) == {"train": ["C00", "C01"], "val": [], "test": ["C02"]}
+    given = {"train": ["C00", "C01", "X"], "val": ["C03"], "test": ["C02"]}
+    assert split_ids(pool, "given", given) == {"train": ["C00", "C01"], "val": ["C03"], "test": ["C02"]}
+    without_val = split_ids(pool, "given", {"train": pool[:40], "test": pool[40:]}, seed=2, val_fraction=0.1)
+    assert len(without_val["val"]) == 4 and sorted(without_val["train"] + without_val["val"]) == pool[:40]
+    assert without_val["test"] == pool[40:]
     assert split_ids(pool, "test")["test"] == pool
     with pytest.raises(InputError, match="no split lists"):
         split_ids(pool, "given", {})

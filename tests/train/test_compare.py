@@ -73,3 +73,12 @@ def test_gain_table_reads_items_and_counts_improved_pairs():
     # pair gains +0.2, 0 (seed 0: +0.1, sd 0.1), +0.4, 0 (seed 1: +0.2, sd 0.2): ± folds 0.15, ± seeds 0.05
     assert "| gvp | esm | 4 | +0.150 ± 0.150 ± 0.050 | 2/4 | +0.500 [+0.000, +1.000] (2) |" in lines
     assert gains[0]["improved"] == 2 and gains[0]["item_gain"] == 0.5
+
+
+def test_interval_of_one_arm_by_hand():
+    from intergraph.train.compare import interval_lines
+
+    rows = [{"encoder": "gvp", "plm": "none", "seed": 0, "fold": 0}]
+    lines = interval_lines(rows, lambda r: {"a": [0.0], "b": [1.0]}, "per-complex AUROC", "mean")
+    assert lines[-1] == "| gvp | none | 0.500 [0.000, 1.000] (2) |"
+    assert bootstrap_gain({0: {"a": 2.0}}, None)["gain"] == 2.0

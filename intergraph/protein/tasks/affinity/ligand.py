@@ -36,29 +36,50 @@ def _sanitized(mol, source) -> "object":
     return Chem.RemoveAllHs(mol, sanitize=False)  # RemoveHs keeps some (e.g. stereo-defining) hydrogens
 
 
-def read_ligand(path: str | Path):
-    """An RDKit molecule with 3D coordinates (hydrogens removed) from ``.sdf`` or ``.mol2``; for an SDF that
-    RDKit cannot sanitize, a ``.mol2`` of the same name beside it is tried before giving up."""
-    from rdkit import Chem, RDLogger
+def _parse(path: Path):
+    """RDKit's molecule of an ``.sdf`` / ``.mol2`` file (gzipped or not), unsanitized; a clear error otherwise."""
+    import gzip
+
+    from rdkit import Chem
+
+    name = path.name.lower().removesuffix(".gz")
+    kind = name.rsplit(".", 1)[-1] if "." in name else ""
+    if kind not in ("sdf", "mol2"):
+        raise LigandError(path, f"unknown ligand format {Path(name).suffix!r} (use .sdf or .mol2, optionally .gz)")
+    try:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("latin-1")
+    except (OSError, EOFError) as e:
+        raise LigandError(path, f"cannot read the file ({e})") from None
+    if kind == "sdf":
+        return Chem.MolFromMolBlock(text.split("$$$$")[0], sanitize=False, removeHs=False)
+    return Chem.MolFromMol2Block(text, sanitize=False, removeHs=False)
+
+
+def read_ligand(*paths: str | Path):
+    """An RDKit molecule with 3D coordinates (hydrogens removed) from the first of ``paths`` (``.sdf`` or
+    ``.mol2``, optionally gzipped) that RDKit reads and sanitizes; for an SDF a ``.mol2`` of the same name beside
+    it is tried too. The error names every file tried and why it failed."""
+    from rdkit import RDLogger
 
     RDLogger.DisableLog("rdApp.*")  # problems are raised with their reason instead of printed
-    path = Path(path)
-    if not path.exists():
-        raise LigandError(path, "no such file")
-    readers = {".sdf": lambda p: Chem.MolFromMolFile(str(p), sanitize=False, removeHs=False),
-               ".mol2": lambda p: Chem.MolFromMol2File(str(p), sanitize=False, removeHs=False)}
-    if path.suffix not in readers:
-        raise LigandError(path, f"unknown ligand format {path.suffix!r} (use .sdf or .mol2)")
-    try:
-        return _sanitized(readers[path.suffix](path), path)
-    except LigandError as first:
-        other = path.with_suffix(".mol2")
-        if path.suffix == ".sdf" and other.exists():
-            try:
-                return _sanitized(readers[".mol2"](other), other)
-            except LigandError as second:
-                raise LigandError(path, f"{first.problem}; the mol2 fallback {other.name}: {second.problem}") from None
-        raise
+    tried = [Path(p) for p in paths]
+    first = tried[0]
+    sibling = first.with_suffix(".mol2")
+    if first.suffix == ".sdf" and sibling.exists() and sibling not in tried:
+        tried.append(sibling)
+    problems = []
+    for path in tried:
+        if not path.exists():
+            problems.append((path, "no such file"))
+            continue
+        try:
+            return _sanitized(_parse(path), path)
+        except LigandError as e:
+            problems.append((path, e.problem))
+    if len(problems) == 1:
+        raise LigandError(*problems[0])
+    raise LigandError(first, "; ".join(f"{p.name}: {why}" for p, why in problems))
 
 
 def ligand_from_atoms(elements, coords: np.ndarray, smiles: str, source: str):

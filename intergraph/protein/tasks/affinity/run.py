@@ -19,16 +19,17 @@ from ....train.experiment import Experiment
 from ....train.loop import TaskModule
 from ...io import read_structure
 from ...pairs import split_ids
-from ...run import DataConfig, ModelConfig, ProteinRun, describe, loaders, parameter_counts
+from ...run import DataConfig, ModelConfig, ProteinRun, describe, loaders, parameter_counts, write_split
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
-from .data import AffinityComplex, graphs_of, load_complexes
+from .data import AffinityComplex, graphs_of, load_complexes, pocket_groups
 from .ligand import read_ligand
 from .model import AffinityModel, AffinityTask, affinity_encoder
 
 
 @dataclass
 class AffinityConfig:
-    radius: float = 5.0  # Å, atom graph edges
+    radius: float = 5.0              # Å, atom graph edges
+    plm_sequence: str = "segments"   # what the PLM embeds: each contiguous pocket segment, or the whole chain
 
 
 @dataclass
@@ -55,16 +56,9 @@ class AffinitySpec(TaskSpec):
     name = "affinity"
     description = "binding affinity (pK) of a protein pocket and a small-molecule ligand"
     config = AffinityRun
-    columns = {"rmse": True, "pearson": False, "spearman": False}
+    columns = {"pearson": False, "spearman": False, "rmse": True}
     gain = ItemGain("Pearson r over complexes", ("pred", "pk"), statistic="pearson")
     predict_help = "--pocket P --ligand L.sdf|mol2 [--protein FULL.pdb]: predicted pK (affinity.csv)"
-
-    def plm_dim(self, cfg) -> int | None:
-        if cfg.data.plm == "none":
-            return None
-        from ...plm.arms import own_plm
-
-        return own_plm().embed_dim
 
     def build_model(self, cfg, plm_dim):
         m = cfg.model
@@ -72,7 +66,8 @@ class AffinitySpec(TaskSpec):
         return AffinityModel(encoder, dropout=m.dropout)
 
     def graphs(self, cfg, log) -> tuple[dict[str, list], dict[str, list[str]]]:
-        """Atom graphs by id and the split of this run; unreadable complexes are listed."""
+        """Atom graphs by id and the split of this run (random / k-fold splits keep pockets of the same protein
+        on one side); unreadable complexes are listed."""
         complexes, given, skipped = load_complexes(cfg.data.source)
         for cid, why in skipped:
             log(f"skipped {cid}: {why}")
@@ -82,11 +77,12 @@ class AffinitySpec(TaskSpec):
             complexes = [c for c in complexes if c.id in set(cfg.data.ids)]
         d = cfg.data
         how = ("given" if given else "kfold") if d.split == "auto" else d.split
-        ids = split_ids([c.id for c in complexes], how, given, None, d.folds, d.fold, d.split_seed, d.val_fraction,
-                        d.test_fraction)
-        used = {i for v in ids.values() for i in v}
-        graphs = dict(zip([c.id for c in complexes if c.id in used],
-                          graphs_of([c for c in complexes if c.id in used], d.plm, d.cache_dir, cfg.affinity.radius)))
+        groups = pocket_groups(complexes)
+        ids = split_ids([c.id for c in complexes], how, given, groups, d.folds, d.fold, d.split_seed,
+                        d.val_fraction, d.test_fraction)
+        used = [c for c in complexes if c.id in {i for v in ids.values() for i in v}]
+        graphs = dict(zip([c.id for c in used], graphs_of(used, d.plm, d.cache_dir, cfg.affinity.radius,
+                                                          cfg.affinity.plm_sequence, d.plm_model, d.plm_layers)))
         return graphs, ids
 
     def _score(self, model, graphs, ids, task: AffinityTask, out: Path) -> dict:
@@ -103,6 +99,7 @@ class AffinitySpec(TaskSpec):
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
         graphs, ids = self.graphs(cfg, log)
+        write_split(run_dir, ids)
         y = np.array([float(graphs[i].y) for i in ids["train"]])
         task = AffinityTask(float(y.mean()), float(y.std()) or 1.0)
         first = graphs[ids["train"][0]]
@@ -126,13 +123,14 @@ class AffinitySpec(TaskSpec):
 
     def predict(self, models: list, inputs: PredictInputs, out: Path, log) -> list[Path]:
         if inputs.pocket is None or inputs.ligand is None:
-            raise InputError("affinity predictions need --pocket and --ligand (and --protein for PLM runs)")
+            raise InputError("affinity predictions need --pocket and --ligand (and --protein for whole-chain PLM runs)")
         cfg = models[0].cfg
-        if cfg.data.plm != "none" and inputs.protein is None:
-            raise InputError("this model uses PLM features of the whole protein: pass --protein")
+        if cfg.data.plm != "none" and cfg.affinity.plm_sequence == "chain" and inputs.protein is None:
+            raise InputError("this model uses PLM features of the whole protein chains: pass --protein")
         c = AffinityComplex("input", read_structure(inputs.pocket), read_ligand(inputs.ligand), float("nan"),
                             read_structure(inputs.protein) if inputs.protein else None)
-        graph = graphs_of([c], cfg.data.plm, cfg.data.cache_dir, cfg.affinity.radius)[0]
+        graph = graphs_of([c], cfg.data.plm, cfg.data.cache_dir, cfg.affinity.radius, cfg.affinity.plm_sequence,
+                          cfg.data.plm_model, cfg.data.plm_layers)[0]
         per_model = [float(_predict(m.model, [graph], self._task_of(m.folder))["pred"][0]) for m in models]
         out.mkdir(parents=True, exist_ok=True)
         path = out / "affinity.csv"
@@ -148,6 +146,60 @@ class AffinitySpec(TaskSpec):
 
     def figure(self, rows: list[dict], path: Path) -> Path:
         return plot_scatter(rows, path)
+
+    def notes(self, rows: list[dict]) -> list[str]:
+        return baseline_lines(rows)
+
+
+def baseline_lines(rows: list[dict]) -> list[str]:
+    """The baselines (see :mod:`.baselines`) on each run's own split (its ``split.json``; the same for every arm of
+    a seed), as Pearson r [95 % bootstrap interval over the test complexes], Spearman and RMSE, test folds pooled,
+    mean over seeds; with the CASF-2016 core set as the test set, AutoDock Vina's published Pearson r."""
+    from scipy import stats
+
+    from ....errors import MissingError
+    from ....train.compare import bootstrap_gain, fmt
+    from ...run import read_config
+    from .baselines import VINA_CASF2016_PEARSON, baseline_predictions, rfscore_table
+
+    cfg = read_config(Path(rows[0]["run"]) / "config.yaml")
+    complexes, given, _ = load_complexes(cfg.data.source)
+    by_id = {c.id: c for c in complexes}
+    heavy = {c.id: c.ligand.GetNumAtoms() for c in complexes}
+    try:
+        table = rfscore_table()
+    except MissingError:
+        table = ({}, {}, {})
+    per: dict[str, dict[int, dict[str, tuple[float, float]]]] = {}
+    trained_on: dict[str, str] = {}
+    done = set()
+    for r in rows:
+        if (r["seed"], r["fold"]) in done or not (Path(r["run"]) / "split.json").exists():
+            continue
+        done.add((r["seed"], r["fold"]))
+        split = json.loads((Path(r["run"]) / "split.json").read_text())
+        train = {i: by_id[i].pk for i in split["train"] + split["val"]}
+        for name, b in baseline_predictions(train, split["test"], heavy, int(r["seed"]), table).items():
+            per.setdefault(name, {}).setdefault(int(r["seed"]), {}).update(
+                {i: (p, by_id[i].pk) for i, p in b["pred"].items()})
+            trained_on[name] = b["trained on"]
+    if not per:
+        return []
+    lines = ["Baselines on the same splits (trained on each run's training and validation complexes; test folds "
+             "pooled, mean over seeds; 95 % bootstrap interval over the test complexes):", "",
+             "| baseline | trained on | test complexes | Pearson r [95 % CI] | Spearman | RMSE |",
+             "|---|---|---|---|---|---|"]
+    for name, by_seed in per.items():
+        b = bootstrap_gain(by_seed, None, "pearson")
+        rho = np.mean([stats.spearmanr(*zip(*v.values()))[0] for v in by_seed.values()])
+        rmse = np.mean([np.sqrt(np.mean([(p - y) ** 2 for p, y in v.values()])) for v in by_seed.values()])
+        lines.append(f"| {name} | {trained_on[name]} | {b['items']} | {fmt(b['gain'])} [{fmt(b['low'])}, "
+                     f"{fmt(b['high'])}] | {fmt(rho)} | {fmt(rmse)} |")
+    tested = {i for by_seed in per.values() for v in by_seed.values() for i in v}
+    core = {c.id for c in complexes if c.meta.get("set") == "core2016"}
+    if core and tested == core:
+        lines.append(f"| AutoDock Vina (published, Su et al. 2019) | – | 285 | {VINA_CASF2016_PEARSON:.2f} | – | – |")
+    return lines
 
 
 def plot_scatter(rows: list[dict], path: Path) -> Path:

@@ -25,7 +25,7 @@ from ...docking_metrics import score_structures, structure_file, summarize
 from ...featurize import featurize
 from ...io import read_structure, structure_to_pdb
 from ...plm import arms
-from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select
+from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
 from ...structure import Structure
 from ..base import ItemGain, PredictInputs, TaskSpec, read_items, write_items
 from .model import DockingModel, DockingPairs, DockingTask, docked_pose
@@ -118,6 +118,7 @@ class DockingSpec(TaskSpec):
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
         cset = self.complexes(cfg.data)
         ids = select(cfg.data, cset, log=log)
+        write_split(run_dir, ids)
         model = self.build_model(cfg, arms.dim(cset.plm) if cset.plm else None)
         counts = parameter_counts(model)
         d = cfg.docking

@@ -29,6 +29,7 @@ from ...run import (
     parameter_counts,
     plm_source,
     select,
+    write_split,
 )
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
 from .model import ComplexDataset, InterfaceModel, InterfaceTask
@@ -62,10 +63,10 @@ class InterfaceSpec(TaskSpec):
     def build_model(self, cfg, plm_dim):
         return InterfaceModel(build_encoder(cfg.model, plm_dim), dropout=cfg.model.dropout)
 
-    def datasets(self, cfg, log) -> tuple[dict[str, ComplexDataset], object]:
+    def datasets(self, cfg, log) -> tuple[dict[str, ComplexDataset], object, dict[str, list[str]]]:
         cset = complex_set(cfg.data)
         ids = select(cfg.data, cset, log=log)
-        return {k: ComplexDataset([cset[i] for i in v], cfg.data.label) for k, v in ids.items() if v}, cset
+        return {k: ComplexDataset([cset[i] for i in v], cfg.data.label) for k, v in ids.items() if v}, cset, ids
 
     def _score(self, model, data: dict[str, ComplexDataset], task: InterfaceTask, out: Path) -> dict:
         results = {}
@@ -80,7 +81,8 @@ class InterfaceSpec(TaskSpec):
         return results
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
-        data, cset = self.datasets(cfg, log)
+        data, cset, ids = self.datasets(cfg, log)
+        write_split(run_dir, ids)
         model = self.build_model(cfg, arms.dim(cset.plm) if cset.plm else None)
         counts = parameter_counts(model)
         task = InterfaceTask(cfg.data.label, data["train"].positive_weight())
@@ -91,7 +93,7 @@ class InterfaceSpec(TaskSpec):
 
     def evaluate(self, trained, data, out: Path, log) -> dict:
         cfg = trained.cfg if data is None else _with_data(trained.cfg, data)
-        sets, _ = self.datasets(cfg, log)
+        sets, _, _ = self.datasets(cfg, log)
         return self._score(trained.model, sets, InterfaceTask(cfg.data.label), out)
 
     def predict(self, models: list, inputs: PredictInputs, out: Path, log) -> list[Path]:

@@ -27,7 +27,7 @@ from ...docking_metrics import capri
 from ...featurize import GraphConfig, featurize
 from ...io import is_structure_file, read_structure
 from ...plm import arms
-from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select
+from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
 from .decoys import (
     LABELS,
@@ -222,6 +222,7 @@ class QualitySpec(TaskSpec):
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
         cset, ids, data = self.data(cfg, log)
+        write_split(run_dir, ids)
         model = self.build_model(cfg, arms.dim(cset.plm) if cset.plm else None)
         counts = parameter_counts(model)
         sampler = EpochShuffle(len(data["train"]), cfg.train.seed)
