@@ -196,3 +196,114 @@ def test_cross_validation_end_to_end_and_cli_prediction(small_lba, tmp_path):
                               str(root / "complexes" / "3qlb" / "3qlb_ligand.sdf"), "--model", str(out),
                               "--out", str(tmp_path / "bad")])
     assert bad.exit_code == 2 and "cannot sanitize" in bad.output
+
+
+# --- PDBbind / CASF-2016 layout ---------------------------------------------------------------------------
+
+CASF_CORE = ["1a30", "1bcu", "1e66", "1eby", "1g2k", "1gpk"]  # 1a30: its SDF fails sanitization, mol2 used
+CASF_TRAIN = ["10gs", "1a61", "1eve", "1f8b", "1f8c", "1f8d", "1h1d", "1hte"]  # 10gs, 1f8*: SDF (gz) only
+
+
+@pytest.fixture(scope="module")
+def casf_folder(data_root, tmp_path_factory):
+    """A folder in pdbbind_casf's layout: 6 core and 8 training complexes, and one whose pocket is missing."""
+    src = data_root / "pdbbind_casf"
+    root = tmp_path_factory.mktemp("casf")
+    (root / "structures").mkdir()
+    rows = {r.split(",")[0]: r for r in (src / "labels.csv").read_text().splitlines()[1:]}
+    manifest = (src / "manifest.csv").read_text().splitlines()
+    keep = CASF_CORE + CASF_TRAIN
+    for cid in keep:
+        (root / "structures" / cid).symlink_to(src / "structures" / cid)
+    (root / "structures" / "9xyz").mkdir()
+    (root / "structures" / "9xyz" / "9xyz_ligand.sdf.gz").symlink_to(src / "structures" / "1eve" / "1eve_ligand.sdf.gz")
+    (root / "labels.csv").write_text("pdb_id,pK,source_index_file,set\n" + "".join(rows[c] + "\n" for c in keep) +
+                                     "9xyz,5.0,made up,train\n")
+    (root / "manifest.csv").write_text("\n".join([manifest[0]] + [m for m in manifest[1:] if m.split(",")[0] in keep]))
+    return root
+
+
+def test_pdbbind_layout_reader_splits_meta_and_ligand_fallbacks(casf_folder):
+    from intergraph.protein.tasks.affinity.data import load_complexes
+
+    complexes, splits, skipped = load_complexes(str(casf_folder))
+    assert sorted(c.id for c in complexes) == sorted(CASF_CORE + CASF_TRAIN)
+    assert [s[0] for s in skipped] == ["9xyz"] and "no 9xyz_pocket" in skipped[0][1]
+    assert sorted(splits["test"]) == sorted(CASF_CORE) and sorted(splits["train"]) == sorted(CASF_TRAIN)
+    by_id = {c.id: c for c in complexes}
+    assert by_id["1a30"].meta["sdf_rdkit_ok"] == "False" and by_id["1a30"].ligand.GetNumAtoms() > 5  # from mol2
+    assert by_id["10gs"].meta["struct_source"] == "oddt" and by_id["10gs"].ligand.GetNumAtoms() > 5  # sdf.gz
+    assert by_id["1a61"].meta["source_index_file"].startswith("INDEX_general") and by_id["1a61"].pk == 8.62
+    assert all(c.protein is None for c in complexes)
+
+
+def test_pocket_segments_and_groups(data_root):
+    import collections
+
+    from intergraph.protein.tasks.affinity.data import load_complexes, pocket_groups, pocket_segments
+
+    complexes, splits, _ = load_complexes("pdbbind_casf")
+    pocket = next(c for c in complexes if c.id == "10gs").pocket  # numbering goes back from 208 to 70 in one chain
+    segments = pocket_segments(pocket)
+    rows = np.concatenate([r for r, _ in segments])
+    assert sorted(rows.tolist()) == np.flatnonzero(pocket.res_polymer).tolist()  # every amino acid, once
+    for r, seq in segments:
+        assert len(r) == len(seq) and len({str(pocket.res_chain[i]) for i in r}) == 1
+        assert np.isin(np.diff(pocket.res_number[r]), (0, 1)).all()
+    # CASF-2016's core set is 57 proteins with 5 ligands each: the pocket groups find most of them
+    core = [c for c in complexes if c.id in set(splits["test"])]
+    sizes = collections.Counter(collections.Counter(pocket_groups(core).values()).values())
+    assert sizes[5] >= 35 and sum(sizes.values()) <= 75
+
+
+def test_baselines_by_hand():
+    from intergraph.protein.tasks.affinity.baselines import baseline_predictions, heavy_atom_line
+
+    np.testing.assert_allclose(heavy_atom_line(np.array([10, 20, 30]), np.array([4.0, 6.0, 8.0]), np.array([25])),
+                               [7.0])
+    feats = {f"c{i}": np.full(36, float(i)) for i in range(12)}
+    table = (feats, {k: float(v[0]) for k, v in feats.items()}, {k: "train" for k in feats})
+    train = {f"c{i}": float(i) for i in range(8)}
+    out = baseline_predictions(train, ["c8", "c9"], {f"c{i}": 10 * i for i in range(12)}, table=table)
+    assert out["training mean"]["pred"] == {"c8": 3.5, "c9": 3.5}
+    np.testing.assert_allclose(list(out["ligand heavy atoms (linear)"]["pred"].values()), [8.0, 9.0])
+    assert set(out) == {"training mean", "ligand heavy atoms (linear)", "RF-Score v1, same training complexes",
+                        "RF-Score v1, PDBbind v2016 general set minus core"}
+    # the large forest never sees the test complexes; its predictions lie within the training labels
+    assert out["RF-Score v1, PDBbind v2016 general set minus core"]["trained on"] == "10 complexes"
+    assert all(0 <= p <= 11 for p in out["RF-Score v1, same training complexes"]["pred"].values())
+
+
+def test_casf_protocol_end_to_end_with_baselines_and_prediction(casf_folder, tmp_path, monkeypatch):
+    from intergraph.protein.tasks.affinity import baselines
+
+    monkeypatch.setattr(baselines, "TREES", 20)  # the published 500 trees take half a minute on 11,904 complexes
+    out = tmp_path / "casf"
+    res = runner.invoke(app, ["protein", "compare", "--task", "affinity", "--data", str(casf_folder), "--split",
+                              "given", "--encoders", "egnn", "--plm", "none,default", "--seeds", "1", "--epochs", "1",
+                              "--layers", "1", "--batch-size", "4", "--cache", str(tmp_path / "c"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    md = (out / "summary.md").read_text()
+    for text in ("| egnn | none | 1 × 1 |", "| egnn | default | 1 × 1 |", "Pearson r over complexes [95 % CI]",
+                 "| training mean | 8 complexes | 6 |", "| RF-Score v1, same training complexes |",
+                 "| RF-Score v1, PDBbind v2016 general set minus core |"):
+        assert text in md, text
+    split = json.loads((out / "runs" / "egnn_none_seed0" / "split.json").read_text())
+    assert sorted(split["test"]) == sorted(CASF_CORE) and len(split["val"]) == 1 and len(split["train"]) == 7
+    pocket = casf_folder / "structures" / "1a30" / "1a30_pocket.pdb.gz"
+    ligand = casf_folder / "structures" / "1a30" / "1a30_ligand.mol2.gz"
+    res = runner.invoke(app, ["protein", "predict", "--model", str(out / "runs" / "egnn_default_seed0"), "--pocket",
+                              str(pocket), "--ligand", str(ligand), "--out", str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    assert float((tmp_path / "pred" / "affinity.csv").read_text().splitlines()[1].split(",")[2]) > 0
+
+
+def test_whole_chain_plm_needs_the_protein_file(casf_folder):
+    from intergraph.errors import InputError
+    from intergraph.protein.tasks.affinity.data import load_complexes, plm_sequences
+
+    c = load_complexes(str(casf_folder))[0][0]
+    assert [name for name, _ in plm_sequences(c, "segments")][0] == f"{c.id}_pocket0"
+    assert plm_sequences(c, "chain") == []
+    with pytest.raises(InputError, match="segments or chain"):
+        plm_sequences(c, "residues")

@@ -122,12 +122,12 @@ def read_lba_lmdb(path: str | Path) -> tuple[list[AffinityComplex], list[tuple[s
 
 def pocket_segments(pocket: Structure) -> list[tuple[np.ndarray, str]]:
     """The pocket's amino-acid residues as contiguous segments: (residue indices, one-letter sequence), a new
-    segment wherever the chain changes or the residue number jumps by more than one."""
+    segment wherever the chain changes or the residue number does not go on by 0 (insertion codes) or 1."""
     out: list[tuple[list[int], str]] = []
     prev = None
     for r in np.flatnonzero(pocket.res_polymer):
         key = (str(pocket.res_chain[r]), int(pocket.res_number[r]))
-        if prev is None or key[0] != prev[0] or key[1] - prev[1] > 1:
+        if prev is None or key[0] != prev[0] or key[1] - prev[1] not in (0, 1):  # 0: insertion codes
             out.append(([], ""))
         rows, seq = out[-1]
         out[-1] = (rows + [int(r)], seq + str(pocket.res_letter[r]))
