@@ -224,7 +224,7 @@ def casf_folder(data_root, tmp_path_factory):
 
 
 def test_pdbbind_layout_reader_splits_meta_and_ligand_fallbacks(casf_folder):
-    from intergraph.protein.tasks.affinity.data import load_complexes
+    from intergraph.protein.tasks.affinity.data import label_notes, load_complexes
 
     complexes, splits, skipped = load_complexes(str(casf_folder))
     assert sorted(c.id for c in complexes) == sorted(CASF_CORE + CASF_TRAIN)
@@ -235,6 +235,8 @@ def test_pdbbind_layout_reader_splits_meta_and_ligand_fallbacks(casf_folder):
     assert by_id["10gs"].meta["struct_source"] == "oddt" and by_id["10gs"].ligand.GetNumAtoms() > 5  # sdf.gz
     assert by_id["1a61"].meta["source_index_file"].startswith("INDEX_general") and by_id["1a61"].pk == 8.62
     assert all(c.protein is None for c in complexes)
+    assert label_notes(complexes) == ("4 labels from PDBbind's general set (Kd/Ki or IC50); 3 pockets derived (cut "
+                                      "from a docking-prepared receptor), not PDBbind's own")
 
 
 def test_pocket_segments_and_groups(data_root):

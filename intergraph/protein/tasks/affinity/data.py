@@ -79,6 +79,20 @@ def pdbbind_folder(root: str | Path) -> tuple[list[AffinityComplex], dict[str, l
     return out, splits, skipped
 
 
+def label_notes(complexes: list[AffinityComplex]) -> str:
+    """What the label tables say about the labels: how many come from PDBbind's general set (Kd/Ki or IC50,
+    PDBbind's index tells which) and how many pockets were derived rather than PDBbind's own files."""
+    general = [c.id for c in complexes if "general" in c.meta.get("source_index_file", "").lower()]
+    derived = [c.id for c in complexes if c.meta.get("struct_source", "").startswith("c13")
+               or "derived" in c.meta.get("note", "")]
+    parts = []
+    if general:
+        parts.append(f"{len(general)} labels from PDBbind's general set (Kd/Ki or IC50)")
+    if derived:
+        parts.append(f"{len(derived)} pockets derived (cut from a docking-prepared receptor), not PDBbind's own")
+    return "; ".join(parts)
+
+
 def _first(folder: Path, stem: str, suffixes, required: bool = True) -> Path | None:
     for s in suffixes:
         if (folder / (stem + s)).exists():

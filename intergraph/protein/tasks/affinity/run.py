@@ -21,7 +21,7 @@ from ...io import read_structure
 from ...pairs import split_ids
 from ...run import DataConfig, ModelConfig, ProteinRun, describe, loaders, parameter_counts, write_split
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
-from .data import AffinityComplex, graphs_of, load_complexes, pocket_groups
+from .data import AffinityComplex, graphs_of, label_notes, load_complexes, pocket_groups
 from .ligand import read_ligand
 from .model import AffinityModel, AffinityTask, affinity_encoder
 
@@ -75,6 +75,9 @@ class AffinitySpec(TaskSpec):
             raise InputError(f"{cfg.data.source}: no readable complexes ({len(skipped)} skipped)")
         if cfg.data.ids is not None:
             complexes = [c for c in complexes if c.id in set(cfg.data.ids)]
+        notes = label_notes(complexes)
+        if notes:
+            log(f"{cfg.data.source}: {notes}")
         d = cfg.data
         how = ("given" if given else "kfold") if d.split == "auto" else d.split
         groups = pocket_groups(complexes)
