@@ -88,20 +88,27 @@ def protein_featurize(
 def protein_tasks() -> None:
     """The registered tasks: what each predicts, its monitored metric, its settings (for --set) and inputs."""
     from ..train.config import settings
+    from .run import ProteinRun
     from .tasks import names, task
 
+    shared = dict(settings(ProteinRun()))
+    table = Table(title="settings every task has (--set NAME=VALUE)", title_justify="left")
+    table.add_column("setting")
+    table.add_column("default")
+    for key, value in shared.items():
+        if key != "task":
+            table.add_row(key, repr(value))
+    console.print(table)
     for name in names():
         spec = task(name)
         cfg = spec.default_config()
-        table = Table(title=f"{name}: {spec.description}", show_header=True, title_justify="left")
-        table.add_column("setting")
-        table.add_column("default")
-        for key, value in settings(cfg):
-            if key != "task":
-                table.add_row(key, repr(value))
-        console.print(table)
-        console.print(f"  monitored: {cfg.train.monitor} ({cfg.train.mode}); table columns: "
-                      f"{', '.join(spec.columns)}; predict: {spec.predict_help}\n")
+        own = [(k, v) for k, v in settings(cfg) if k not in ("task", "train.monitor", "train.mode")
+               and (k not in shared or shared[k] != v)]
+        console.print(f"\n[bold]{name}[/bold]: {spec.description}")
+        console.print(f"  monitored: {cfg.train.monitor} ({cfg.train.mode}); table columns: {', '.join(spec.columns)}")
+        console.print(f"  predict: {spec.predict_help}")
+        for key, value in own:
+            console.print(f"  {key} = {value!r}", highlight=False)
 
 
 @app.command("train")
