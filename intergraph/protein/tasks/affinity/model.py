@@ -77,14 +77,23 @@ def affinity_encoder(kind: str, fusion: str, plm_dim: int | None, **kw) -> Resid
 
 
 class AffinityModel(nn.Module):
-    """Atom embeddings pooled by attention, and by mean over ligand and over pocket atoms -> pK."""
+    """Atom embeddings h_i pooled four ways, then an MLP gives pK:
+
+        pK = MLP([ Σ_i softmax_i(g·h_i) h_i ;  mean_{i∈L} h_i ;  mean_{i∈P} h_i ;  (1/30) Σ_{i∈L} h_i ])
+
+    over the ligand atoms L and pocket atoms P of each complex. The last term keeps the ligand's size, which the
+    three means normalise away (ligand heavy atoms alone correlate with pK at r ≈ 0.5 on CASF-2016).
+
+    Shapes: batch with N atoms of B complexes -> (B,)."""
+
+    LIGAND_ATOMS = 30.0  # a typical ligand: keeps the summed term at the scale of the means
 
     def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1):
         super().__init__()
         self.encoder = encoder
         d = encoder.out_dim
         self.gate = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(3 * d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(nn.Linear(4 * d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         h, _ = self.encoder(batch)
@@ -95,7 +104,8 @@ class AffinityModel(nn.Module):
         def mean(m):
             return scatter_sum(h * m, b, n) / scatter_sum(m, b, n).clamp(min=1)
 
-        return self.head(torch.cat([scatter_sum(w * h, b, n), mean(lig), mean(1 - lig)], -1)).squeeze(-1)
+        pooled = [scatter_sum(w * h, b, n), mean(lig), mean(1 - lig), scatter_sum(h * lig, b, n) / self.LIGAND_ATOMS]
+        return self.head(torch.cat(pooled, -1)).squeeze(-1)
 
 
 class AffinityTask:
