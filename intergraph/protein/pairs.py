@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, MissingError
+from ..graph.components import Components
 
 ROLES = ("r", "l")
 FORMS = ("b", "u")
@@ -211,25 +212,14 @@ def duplicate_groups(prints: dict[str, dict]) -> dict[str, str]:
     """Complex id -> its group's first id: connected components of "same sequences" or "shared partner
     coordinates" (see the module docstring). Singletons map to themselves."""
     ids = sorted(prints)
-    parent = {i: i for i in ids}
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(a, b):
-        ra, rb = sorted((find(a), find(b)))
-        parent[rb] = ra
-
+    components = Components(ids)
     by_coords: dict[str, list[str]] = {}
     for i in ids:
         for role in ROLES:
             by_coords.setdefault(prints[i][role]["coords"], []).append(i)
     for members in by_coords.values():
         for other in members[1:]:
-            union(members[0], other)
+            components.join(members[0], other)
     # same sequences imply total lengths within 10 %: compare neighbours in length order only
     length = {i: sum(len(s) for r in ROLES for s in prints[i][r]["chains"]) for i in ids}
     order = sorted(ids, key=length.get)
@@ -237,9 +227,9 @@ def duplicate_groups(prints: dict[str, dict]) -> dict[str, str]:
         for b in order[k + 1:]:
             if length[b] > length[a] / 0.9:
                 break
-            if find(a) != find(b) and _same_sequences(prints[a], prints[b]):
-                union(a, b)
-    return {i: find(i) for i in ids}
+            if not components.same(a, b) and _same_sequences(prints[a], prints[b]):
+                components.join(a, b)
+    return components.names()
 
 
 def renamed_copies(prints: dict[str, dict], prefer: set[str] = frozenset()) -> dict[str, str]:

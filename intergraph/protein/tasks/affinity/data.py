@@ -12,6 +12,7 @@ import torch
 
 from ....data import dataset_path
 from ....errors import InputError, MissingError
+from ....graph.components import Components
 from ...featurize import featurize
 from ...io import atom3d_atoms_to_structure, atom3d_entries, read_structure
 from ...structure import Structure, StructureError
@@ -157,21 +158,13 @@ def pocket_groups(complexes: list[AffinityComplex], k: int = 4, overlap: float =
     kmers = {c.id: {seq[i:i + k] for _, seq in pocket_segments(c.pocket) for i in range(len(seq) - k + 1)}
              for c in complexes}
     ids = sorted(kmers)
-    parent = {i: i for i in ids}
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    components = Components(ids)
     for a_i, a in enumerate(ids):
         for b in ids[a_i + 1:]:
             x, y = kmers[a], kmers[b]
-            if x and y and find(a) != find(b) and len(x & y) >= overlap * min(len(x), len(y)):
-                ra, rb = sorted((find(a), find(b)))
-                parent[rb] = ra
-    return {i: find(i) for i in ids}
+            if x and y and not components.same(a, b) and len(x & y) >= overlap * min(len(x), len(y)):
+                components.join(a, b)
+    return components.names()
 
 
 def _chain_rows(c: AffinityComplex, store, model: str, layers: str) -> tuple[np.ndarray, np.ndarray]:
