@@ -17,7 +17,8 @@ from ..terminal import App, command_line, console, err, fail, progress_bar, prog
 app = App(help="Protein structures, graphs and models: train, evaluate, predict and compare every task.")
 
 # options shared by `train` and `compare` (None: keep the config's value)
-Task = Annotated[str, typer.Option(help="Task (`intergraph protein tasks` lists them).")]
+Task = Annotated[Optional[str], typer.Option(help="Task (`intergraph protein tasks` lists them); default: the "
+                                                  "--config's task, else interface.")]
 ConfigFile = Annotated[Optional[Path], typer.Option("--config", help="A run config (any run's config.yaml); "
                                                                     "options given here override it.")]
 Data = Annotated[Optional[str], typer.Option(help="db5, a folder of pairs (<id>_r*.pdb / <id>_l*.pdb, mmCIF too; "
@@ -44,14 +45,16 @@ Overwrite = Annotated[bool, typer.Option(help="Delete a run folder that holds an
 PLM_HELP = "none, default (our own PLM), esm2_650m (the shared real ESM-2 650M embeddings) or a store path."
 
 
-def build_config(task_name: str, config: Optional[Path], sets: Optional[List[str]], **options):
-    """The run config: the task's defaults (or ``config``), then the options given, then ``--set``."""
+def build_config(task_name: Optional[str], config: Optional[Path], sets: Optional[List[str]], **options):
+    """The run config: the task's defaults (or ``config``), then the options given, then ``--set``; the task is
+    ``task_name``, else the config's, else interface."""
     from ..train.config import apply_overrides
     from .run import read_config
     from .tasks import task
 
-    spec = task(task_name)
-    cfg = read_config(config) if config is not None else spec.default_config()
+    cfg = read_config(config) if config is not None else None
+    spec = task(task_name or (cfg.task if cfg is not None else "interface"))
+    cfg = cfg if cfg is not None else spec.default_config()
     if cfg.task != spec.name:
         raise InputError(f"{config} is a {cfg.task} config, not {spec.name}")
     where = {"data": "data.source", "split": "data.split", "folds": "data.folds", "split_seed": "data.split_seed",
@@ -114,7 +117,7 @@ def protein_tasks() -> None:
 @app.command("train")
 def protein_train(
     out: Path = typer.Option(..., "--out", help="Run folder (config, checkpoints, logs, metrics); rerun to resume."),
-    task: Task = "interface", config: ConfigFile = None, data: Data = None, split: Split = None,
+    task: Task = None, config: ConfigFile = None, data: Data = None, split: Split = None,
     folds: Folds = None,
     split_seed: Annotated[Optional[int], typer.Option(help="Seed of the random / k-fold split.")] = None,
     form: Form = None, label: Label = None,
@@ -260,7 +263,7 @@ def protein_score_docking(
 def protein_compare(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder for runs, tables and figures; rerun to resume."),
-    task: Task = "interface", config: ConfigFile = None, data: Data = None, split: Split = None,
+    task: Task = None, config: ConfigFile = None, data: Data = None, split: Split = None,
     folds: Folds = None,
     split_seed: Annotated[str, typer.Option(help="seed: each seed splits anew (folds vary with the seed), or a "
                                                  "number: one split for every seed.")] = "seed",

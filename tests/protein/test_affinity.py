@@ -298,6 +298,13 @@ def test_casf_protocol_end_to_end_with_baselines_and_prediction(casf_folder, tmp
                               str(pocket), "--ligand", str(ligand), "--out", str(tmp_path / "pred")])
     assert res.exit_code == 0, res.output
     assert float((tmp_path / "pred" / "affinity.csv").read_text().splitlines()[1].split(",")[2]) > 0
+    # a run is retrained from its config file alone: the task comes from the file
+    res = runner.invoke(app, ["protein", "train", "--config", str(out / "runs" / "egnn_none_seed0" / "config.yaml"),
+                              "--out", str(tmp_path / "again")])
+    assert res.exit_code == 0, res.output
+    first = json.loads((out / "runs" / "egnn_none_seed0" / "metrics.json").read_text())["test"]
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["test"]["rmse"] == \
+        pytest.approx(first["rmse"], abs=1e-5)
 
 
 def test_whole_chain_plm_needs_the_protein_file(casf_folder):
