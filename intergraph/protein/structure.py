@@ -200,13 +200,21 @@ def build_structure(source: str | Path, rec: AtomRecords, warnings: list[str] | 
         warnings.append(f"{len(has_alt) - len(best)} alternate-location atoms resolved by highest occupancy")
 
     # duplicated atoms (same residue, same name, no alternate location to tell them apart)
-    idx = np.flatnonzero(keep)
+    idx = idx_all = np.flatnonzero(keep)
     name_code = np.unique(rec.name[idx], return_inverse=True)[1].reshape(-1)
     key = group[idx] * (int(name_code.max()) + 1) + name_code
     order = np.argsort(key, kind="stable")
     same = np.flatnonzero(key[order][1:] == key[order][:-1])
+    # a record repeated verbatim (same atom, same coordinates; seen in CASP server models) carries nothing new
+    copies = [k for k in same if np.array_equal(rec.coord[idx[order[k]]], rec.coord[idx[order[k + 1]]])]
+    if copies:
+        keep[idx[order[np.array(copies) + 1]]] = False
+        warnings.append(f"{len(copies)} atom record(s) repeated verbatim, the copies dropped (first at line "
+                        f"{rec.line[idx[order[copies[0] + 1]]]})")
+        same = np.setdiff1d(same, copies)
+        idx = np.flatnonzero(keep)
     if len(same):
-        a, b = idx[order[same[0]]], idx[order[same[0] + 1]]
+        a, b = idx_all[order[same[0]]], idx_all[order[same[0] + 1]]
         raise StructureError(
             source,
             f"duplicated atom {rec.name[a]} in residue {rec.chain[a]}:{rec.resname[a]}{rec.number[a]}"

@@ -114,6 +114,15 @@ def test_alternate_locations_resolved_by_highest_occupancy():
     assert any("alternate-location" in w for w in s.warnings)
 
 
+def test_a_record_repeated_verbatim_is_dropped_with_a_warning():
+    # as in some CASP13 server models: the same line twice
+    n = atom(1, "N", "LEU", "A", 1, 0, 0, 0)
+    text = n + n + atom(2, "CA", "LEU", "A", 1, 1, 0, 0)
+    s = parse_pdb(text)
+    assert list(s.atom_name) == ["N", "CA"] and s.n_residues == 1
+    assert any("repeated verbatim" in w and "line 2" in w for w in s.warnings)
+
+
 def test_modified_unknown_and_hetero_residues():
     text = (residue(1, "ALA", "A", 1, (0, 0, 0)) + residue(6, "MSE", "A", 2, (3.8, 0, 0), het=True)
             + residue(11, "ZZQ", "A", 3, (7.6, 0, 0)) + residue(16, "GLY", "A", 4, (11.4, 0, 0))
