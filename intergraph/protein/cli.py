@@ -259,6 +259,41 @@ def protein_score_docking(
         console.print(f"-> {out.resolve()}")
 
 
+@app.command("score-models")
+def protein_score_models(
+    models: Path = typer.Argument(..., help="Folder of single-chain models (PDB/mmCIF, optionally .gz)."),
+    native: Path = typer.Option(..., help="The experimental structure the models are scored against."),
+    out: Optional[Path] = typer.Option(None, help="CSV of the scores (default: MODELS/scores.csv)."),
+    pairing: str = typer.Option("auto", help="Residue pairing: number (+ insertion code), sequence (global "
+                                             "alignment) or auto (sequence when under half pair by number)."),
+) -> None:
+    """GDT_TS (fraction), TM-score and Cα-lDDT of every model against the native, normalised by the native's
+    Cα count: labels for your own quality-assessment training sets. Unreadable models are skipped and listed."""
+    import csv
+
+    from .model_scores import score_folder
+
+    with progress_bar() as bar:
+        task = bar.add_task("scoring", total=sum(1 for p in models.iterdir()) if models.is_dir() else 0)
+        rows, skipped = score_folder(models, native, pairing, on_item=lambda: bar.advance(task))
+    out = out or models / "scores.csv"
+    if rows:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        table = Table(title=f"{models}: {len(rows)} models against {native.name} (best 10 by GDT_TS)")
+        for col in ("model", "gdt_ts", "tm_score", "lddt", "paired"):
+            table.add_column(col)
+        for r in sorted(rows, key=lambda r: -r["gdt_ts"])[:10]:
+            table.add_row(r["model"], f"{r['gdt_ts']:.3f}", f"{r['tm_score']:.3f}", f"{r['lddt']:.3f}",
+                          f"{r['paired']}/{r['native_residues']}")
+        console.print(table)
+        console.print(f"-> {out.resolve()}")
+    report_failures(skipped, done=len(rows))
+
+
 @app.command("compare")
 def protein_compare(
     ctx: typer.Context,
