@@ -26,6 +26,8 @@ DATASETS = {
         DatasetInfo("pdbbind_casf", "pdbbind_casf", "labels.csv", "CASF-2016 core set + training complexes, RF-Score "
                     "features of PDBbind"),
         DatasetInfo("qa_decoys", "qa_decoys", "1ATN", "labelled docking decoys"),
+        DatasetInfo("psr_casp13", "psr_casp13", "labels.csv", "CASP13 single-chain server models with GDT_TS / "
+                    "lDDT / TM-score labels (39 targets with natives, 3 without)"),
         DatasetInfo("sequences", "sequences", "natural.fasta.gz", "53k natural protein sequences"),
         DatasetInfo("atom3d_sample", "atom3d_sample", "lmdb", "Atom3D LMDB sample"),
         DatasetInfo("video", "video", "something_else", "Something-Something V2 clips with boxes"),

@@ -48,3 +48,35 @@ def topk_accuracy(logits: np.ndarray, labels: np.ndarray, k: int) -> float:
     k = min(k, logits.shape[1])
     top = np.argsort(-logits, axis=1, kind="stable")[:, :k]
     return float((top == labels[:, None]).any(axis=1).mean())
+
+
+def ranking_metrics(pred: np.ndarray, truth: np.ndarray, groups: np.ndarray, min_items: int = 2) -> dict:
+    """How well ``pred`` ranks the items of each group (a target's models) by ``truth`` (higher = better):
+    per group, Spearman ρ and the top-1 loss (best truth − truth of the item ranked first; ties: first listed),
+    over the groups with at least ``min_items`` items and some spread in both; with global Spearman and Pearson.
+    Returns the summary and ``per_group``: name -> (ρ, loss, items)."""
+    from scipy import stats
+
+    per = {}
+    for g in np.unique(groups):
+        m = groups == g
+        if m.sum() < min_items:
+            continue
+        p, t = pred[m], truth[m]
+        rho = float(stats.spearmanr(p, t)[0]) if np.std(p) > 0 and np.std(t) > 0 else float("nan")
+        per[str(g)] = (rho, float(t.max() - t[np.argmax(p)]), int(m.sum()))
+    rhos = [v[0] for v in per.values() if np.isfinite(v[0])]
+    return {"per_target_spearman": float(np.mean(rhos)) if rhos else float("nan"),
+            "top1_loss": float(np.mean([v[1] for v in per.values()])) if per else float("nan"),
+            "spearman": float(stats.spearmanr(pred, truth)[0]), "pearson": float(stats.pearsonr(pred, truth)[0]),
+            "targets": len(per), "per_group": per}
+
+
+def bootstrap_mean(values: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of ``values`` (NaN dropped) and its 95 % percentile bootstrap interval."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float("nan"), float("nan"), float("nan")
+    means = np.random.default_rng(seed).choice(v, size=(resamples, len(v)), replace=True).mean(1)
+    return float(v.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))

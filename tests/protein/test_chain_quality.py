@@ -1,0 +1,95 @@
+"""Single-chain model sets (psr_casp13 layout), the reference-free baselines and the per-target ranking metrics."""
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pytest
+
+from intergraph.errors import InputError
+from intergraph.protein.io import parse_pdb
+from intergraph.protein.tasks.chain_quality.baselines import (
+    baseline_scores,
+    baseline_table,
+    compactness,
+    consensus,
+    coverage,
+)
+from intergraph.protein.tasks.chain_quality.data import read_model_sets
+from intergraph.train.metrics import bootstrap_mean, ranking_metrics
+
+from .test_model_scores import helix
+
+
+def test_ranking_metrics_by_hand():
+    pred = np.array([0.1, 0.2, 0.3, 1.0, 2.0, 5.0])
+    truth = np.array([0.3, 0.2, 0.1, 0.4, 0.6, 0.9])
+    groups = np.array(["a", "a", "a", "b", "b", "c"])
+    r = ranking_metrics(pred, truth, groups)
+    assert r["per_group"]["a"] == (pytest.approx(-1.0), pytest.approx(0.2), 3)  # picks 0.1 where 0.3 was there
+    assert r["per_group"]["b"] == (pytest.approx(1.0), pytest.approx(0.0), 2)
+    assert "c" not in r["per_group"] and r["targets"] == 2  # one model: nothing to rank
+    assert r["per_target_spearman"] == pytest.approx(0.0) and r["top1_loss"] == pytest.approx(0.1)
+    assert r["spearman"] == pytest.approx(1 - 6 * 8 / (6 * 35))  # ranks 1..6 against (3, 2, 1, 4, 5, 6)
+
+
+def test_bootstrap_mean():
+    mean, low, high = bootstrap_mean(np.array([0.5, 0.5, math.nan, 0.5]))
+    assert mean == low == high == 0.5
+    mean, low, high = bootstrap_mean(np.arange(100.0))
+    assert low < mean == 49.5 < high and high - low < 25
+
+
+def write_set(root, models: dict[str, str], labels: list[str]):
+    (root / "targets" / "T1" / "models").mkdir(parents=True)
+    (root / "targets" / "T1" / "native.pdb").write_text(helix(30))
+    for name, text in models.items():
+        (root / "targets" / "T1" / "models" / f"{name}.pdb.gz").write_bytes(gzip.compress(text.encode()))
+    (root / "labels.csv").write_text("target,model,gdt_ts,lddt,tm_score\n" + "".join(f"{line}\n" for line in labels))
+
+
+def test_model_set_folder_reader_lists_missing_files_and_rejects_bad_labels(tmp_path):
+    write_set(tmp_path / "ok", {"m1": helix(30), "m2": helix(20)},
+              ["T1,m1,1.0,1.0,1.0", "T1,m2,0.6,0.7,0.6", "T1,m3,0.5,0.5,0.5"])
+    sets, skipped = read_model_sets(tmp_path / "ok")
+    assert [m.name for m in sets["T1"].models] == ["m1", "m2"] and sets["T1"].native.name == "native.pdb"
+    assert skipped and skipped[0][0] == "T1/m3"
+    write_set(tmp_path / "bad", {"m1": helix(30)}, ["T1,m1,67.0,0.7,0.6"])
+    with pytest.raises(InputError, match="line 2: gdt_ts 67.0 is not a fraction"):
+        read_model_sets(tmp_path / "bad")
+
+
+def test_baselines_by_hand():
+    full, part = parse_pdb(helix(30)), parse_pdb(helix(20))
+    assert coverage(full) == 30 and coverage(part) == 20
+    xyz = full.coord.astype(np.float64)
+    rg = np.sqrt(((xyz - xyz.mean(0)) ** 2).sum(1).mean())
+    assert compactness(full) == pytest.approx(-rg / (2.2 * 30 ** 0.38))
+    # two identical full models and a partial one: the full ones agree with each other completely
+    c = consensus([full, full, part])
+    # TM-score normalised by the other model's length: the partial model loses the residues it leaves out
+    assert c[0] == pytest.approx(1.0) and c[2] == pytest.approx(20 / 30)
+    sampled = consensus([full] * 6, partners=2)
+    assert np.allclose(sampled, 1.0)
+
+
+def test_baseline_table_on_a_folder(tmp_path):
+    write_set(tmp_path, {"m1": helix(30), "m2": helix(20), "m3": helix(10)},
+              ["T1,m1,1.0,1.0,1.0", "T1,m2,0.6,0.7,0.6", "T1,m3,0.3,0.4,0.3"])
+    sets, _ = read_model_sets(tmp_path)
+    scores = {"T1": baseline_scores(sets["T1"])}
+    lines = baseline_table(sets, scores, many=3)
+    row = next(line for line in lines if line.startswith("| coverage |"))
+    assert "| 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] |" in row  # more residues = better here, exactly
+
+
+def test_psr_casp13_counts(data_root):
+    sets, skipped = read_model_sets("psr_casp13")
+    assert len(sets) == 39 and sum(len(s.models) for s in sets.values()) == 713 and not skipped
+    assert all(s.native is not None for s in sets.values())
+    more, _ = read_model_sets("psr_casp13", extra=True)
+    extra = {t: s for t, s in more.items() if t not in sets}
+    assert sorted(extra) == ["T0953s1-D1", "T0974s1-D1", "T1019s2-D1"]
+    assert sum(len(s.models) for s in extra.values()) == 425
+    assert all(s.native is None and math.isnan(s.models[0].lddt) for s in extra.values())
