@@ -106,14 +106,13 @@ def superpose(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     total = w.sum(1, keepdims=True)
     cx, cy = (w @ x) / total, (w @ y) / total                 # (S, 3)
     xc, yc = x[None] - cx[:, None], y[None] - cy[:, None]     # (S, n, 3)
-    h = np.einsum("sn,sni,snj->sij", w, xc, yc)
+    h = np.swapaxes(w[:, :, None] * xc, 1, 2) @ yc          # (S, 3, 3) weighted covariance
     u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, 1, 2) @ np.swapaxes(u, 1, 2)))
-    d[d == 0] = 1.0
-    r = np.swapaxes(vt, 1, 2) @ (np.eye(3) * np.stack([np.ones_like(d), np.ones_like(d), d], 1)[:, None]) \
-        @ np.swapaxes(u, 1, 2)                                # (S, 3, 3)
-    moved = np.einsum("sij,snj->sni", r, xc) + cy[:, None]
-    return np.linalg.norm(moved - y[None], axis=2)
+    v, ut = np.swapaxes(vt, 1, 2), np.swapaxes(u, 1, 2)
+    v[:, :, 2] *= np.where(np.linalg.det(v @ ut) < 0, -1.0, 1.0)[:, None]  # a proper rotation
+    r = v @ ut                                                # (S, 3, 3): R x_c ≈ y_c
+    moved = xc @ np.swapaxes(r, 1, 2) + cy[:, None]
+    return np.sqrt(((moved - y[None]) ** 2).sum(2))
 
 
 def _at_least_three(d: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -128,6 +127,13 @@ def _at_least_three(d: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return mask
 
 
+def _next(mask: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The fits still to make: each row's new residue set, less the rows that reached a fixed point (refitting
+    them gives the same superposition again) and less repeats."""
+    moving = (new != mask).any(1)
+    return np.unique(new[moving], axis=0)
+
+
 def gdt_ts(p: Pairing) -> float:
     n_native = len(p.native_all)
     seeds = seed_masks(len(p.native))
@@ -138,10 +144,9 @@ def gdt_ts(p: Pairing) -> float:
             d = superpose(p.model, p.native, mask)
             within = d < cutoff
             best = max(best, int(within.sum(1).max()))
-            new = _at_least_three(d, within)
-            if np.array_equal(new, mask):
+            mask = _next(mask, _at_least_three(d, within))
+            if not len(mask):
                 break
-            mask = new
         fractions.append(best / n_native)
     return float(np.mean(fractions))
 
@@ -158,10 +163,9 @@ def tm_score(p: Pairing) -> float:
     for _ in range(ITERATIONS):
         d = superpose(p.model, p.native, mask)
         best = max(best, float((1.0 / (1.0 + (d / d0) ** 2)).sum(1).max() / n_native))
-        new = _at_least_three(d, d < search)
-        if np.array_equal(new, mask):
+        mask = _next(mask, _at_least_three(d, d < search))
+        if not len(mask):
             break
-        mask = new
     return best
 
 

@@ -3,7 +3,7 @@
 - coverage: the number of modelled residues with a Cα (a model that leaves residues out loses them all);
 - compactness: −Rg / (2.2 N^0.38), the radius of gyration of the Cα over that expected of a globular chain of
   N residues;
-- consensus: the mean TM-score of a model against the other models of its target (at most 30, drawn at random;
+- consensus: the mean TM-score of a model against the other models of its target (at most 10, drawn at random;
   residues paired by number, normalised by the other model's length), the classical strong MQA baseline (Pcons,
   ModFOLDclust);
 - random order (seeded).
@@ -32,7 +32,7 @@ def compactness(s: Structure) -> float:
     return float(-rg / (2.2 * len(xyz) ** 0.38))
 
 
-def consensus(structures: list[Structure], partners: int = 30, seed: int = 0, on_pair=None) -> np.ndarray:
+def consensus(structures: list[Structure], partners: int = 10, seed: int = 0, on_pair=None) -> np.ndarray:
     """(M,) mean TM-score of each model against the others, or against ``partners`` of them drawn at random
     (seeded) where the target has more (the mean of a random sample of the same pairs)."""
     m = len(structures)
