@@ -84,6 +84,7 @@ def baseline_table(sets: dict[str, ModelSet], scores: dict[str, dict[str, np.nda
             per = [v for t, v in r["per_group"].items() if t in keep]
             for k in (0, 1):
                 mean, low, high = bootstrap_mean(np.array([v[k] for v in per]))
-                cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+                # undefined where every model of every target scores the same
+                cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(mean) else "–")
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {r['spearman']:.3f} | {r['pearson']:.3f} |")
     return lines
