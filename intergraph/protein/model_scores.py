@@ -37,6 +37,7 @@ class Pairing:
     model: np.ndarray   # (n, 3) Cα of the paired model residues
     native: np.ndarray  # (n, 3) Cα of the paired native residues
     native_index: np.ndarray  # (n,) row of each pair in the native's Cα list
+    model_index: np.ndarray   # (n,) row of each pair in the model's Cα list (= its residue-graph node)
     native_all: np.ndarray    # (L, 3) every native Cα
     how: str                  # "number" or "sequence"
 
@@ -70,7 +71,7 @@ def pair_residues(model: Structure, native: Structure, by: str = "auto") -> Pair
             if len(pairs) < 3:
                 raise InputError(f"{model.source}: fewer than 3 residues pair with {native.source} by number")
             mi, ni = np.array(pairs).T
-            return Pairing(mxyz[mi], nxyz[ni], ni, nxyz, "number")
+            return Pairing(mxyz[mi], nxyz[ni], ni, mi, nxyz, "number")
     if by not in ("auto", "sequence"):
         raise InputError(f"residue pairing must be auto, number or sequence, not {by!r}")
     from .plm.align import align
@@ -79,7 +80,7 @@ def pair_residues(model: Structure, native: Structure, by: str = "auto") -> Pair
     mi = np.flatnonzero(rows >= 0)
     if len(mi) < 3:
         raise InputError(f"{model.source}: fewer than 3 residues align with {native.source}")
-    return Pairing(mxyz[mi], nxyz[rows[mi]], rows[mi], nxyz, "sequence")
+    return Pairing(mxyz[mi], nxyz[rows[mi]], rows[mi], mi, nxyz, "sequence")
 
 
 def seed_masks(n: int) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Single-chain model sets (psr_casp13 layout), the reference-free baselines and the per-target ranking metrics."""
 from __future__ import annotations
 
+import csv
 import gzip
 import math
 
@@ -93,3 +94,93 @@ def test_psr_casp13_counts(data_root):
     assert sorted(extra) == ["T0953s1-D1", "T0974s1-D1", "T1019s2-D1"]
     assert sum(len(s.models) for s in extra.values()) == 425
     assert all(s.native is None and math.isnan(s.models[0].lddt) for s in extra.values())
+
+
+# ------------------------------------------------------------------------------------ the task, end to end
+def noisy_helix(n: int, noise: float, seed: int) -> str:
+    """A helix with Gaussian noise on its Cα (the larger the noise, the worse the model), with backbone atoms
+    placed beside each Cα so the residue graph has its frames."""
+    rng = np.random.default_rng(seed)
+    lines, serial = [], 1
+    for i in range(n):
+        a = np.deg2rad(100.0 * i)
+        ca = np.array([2.3 * np.cos(a), 2.3 * np.sin(a), 1.5 * i]) + rng.normal(0, noise, 3)
+        for name, off in (("N", (-1.2, 0.6, -0.4)), ("CA", (0, 0, 0)), ("C", (1.3, 0.5, 0.3)), ("O", (1.8, 1.5, 0.6))):
+            x, y, z = ca + np.array(off)
+            lines.append(f"ATOM  {serial:5d}  {name:<3} ALA A{i + 1:4d}    {x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00"
+                         f"           {name[0]}\n")
+            serial += 1
+    return "".join(lines)
+
+
+def write_psr_folder(root, targets: int = 4, models: int = 5):
+    from intergraph.protein.io import read_structure
+    from intergraph.protein.model_scores import score_model
+
+    rows = ["target,model,gdt_ts,lddt,tm_score"]
+    for t in range(targets):
+        folder = root / "targets" / f"T{t}" / "models"
+        folder.mkdir(parents=True)
+        (folder.parent / "native.pdb").write_text(noisy_helix(24 + 2 * t, 0.0, 0))
+        native = read_structure(folder.parent / "native.pdb")
+        for k in range(models):
+            path = folder / f"T{t}_m{k}.pdb"
+            path.write_text(noisy_helix(24 + 2 * t, 0.3 + 1.2 * k, 100 * t + k))
+            s = score_model(read_structure(path), native)
+            rows.append(f"T{t},T{t}_m{k},{s['gdt_ts']:.4f},{s['lddt']:.4f},{s['tm_score']:.4f}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_ranking_loss_and_target_batches():
+    import torch
+
+    from intergraph.protein.tasks.chain_quality.model import TargetBatches, ranking_loss
+
+    z = torch.tensor([2.0, 0.0, 5.0], requires_grad=True)
+    y = torch.tensor([0.9, 0.1, 0.5])
+    loss = ranking_loss(z, y, ["a", "a", "b"])  # one pair: (0 over 1), z_0 - z_1 = 2
+    assert loss.item() == pytest.approx(float(np.log1p(np.exp(-2.0))))
+    loss.backward()
+    assert z.grad[2] == 0 and z.grad[0] < 0 < z.grad[1]
+    assert ranking_loss(z, y, ["a", "b", "c"]).item() == 0.0
+    sampler = TargetBatches(["a"] * 5 + ["b"] * 3, batch_size=2, seed=0)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(8)) and len(batches) == 5
+    assert all(len({("a" if i < 5 else "b") for i in b}) == 1 for b in batches)  # never two targets in a batch
+    sampler.set_epoch(1)
+    assert list(sampler) != batches and list(TargetBatches(["a"] * 5 + ["b"] * 3, 2, 0)) == batches
+
+
+def test_chain_qa_trains_by_target_folds_and_ranks_a_folder(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from intergraph.cli import app
+
+    root = write_psr_folder(tmp_path / "psr")
+    runner = CliRunner()
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["protein", "train", "--task", "chain_qa", "--data", str(root), "--split", "kfold",
+                              "--folds", "2", "--epochs", "2", "--layers", "1", "--batch-size", "3", "--encoder",
+                              "egnn", "--cache", str(tmp_path / "c"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    for fold in (0, 1):
+        split = json.loads((out / f"fold{fold}" / "split.json").read_text())
+        assert len(split["test"]) == 2 and not set(split["test"]) & set(split["train"] + split["val"])
+        items = list(csv.DictReader(open(out / f"fold{fold}" / "items.csv")))
+        assert sorted(i["item"] for i in items) == sorted(split["test"]) and all(i["models"] == "5" for i in items)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert -1 <= metrics["mean"]["per_target_spearman"] <= 1 and metrics["mean"]["top1_loss"] >= 0
+    models = root / "targets" / "T1" / "models"
+    res = runner.invoke(app, ["protein", "predict", "--model", str(out), "--models", str(models), "--native",
+                              str(root / "targets" / "T1" / "native.pdb"), "--out", str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    ranked = list(csv.DictReader(open(tmp_path / "pred" / "ranking.csv")))
+    assert [r["rank"] for r in ranked] == ["1", "2", "3", "4", "5"]
+    assert sorted(r["model"] for r in ranked) == sorted(p.name for p in models.iterdir())
+    labels = {r["model"]: r for r in csv.DictReader(open(root / "labels.csv"))}
+    for r in ranked:  # the native's scores beside the prediction equal the labels
+        label = labels[r["model"].removesuffix(".pdb")]
+        assert float(r["gdt_ts"]) == pytest.approx(float(label["gdt_ts"]), abs=1e-4)

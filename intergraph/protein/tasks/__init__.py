@@ -11,11 +11,13 @@ from .base import ItemGain, PredictInputs, TaskSpec
 
 def _registry() -> dict[str, TaskSpec]:
     from .affinity.run import AffinitySpec
+    from .chain_quality.run import ChainQualitySpec
     from .docking.run import DockingSpec
     from .interface.run import InterfaceSpec
     from .quality.run import QualitySpec
 
-    return {spec.name: spec for spec in (InterfaceSpec(), DockingSpec(), QualitySpec(), AffinitySpec())}
+    return {spec.name: spec for spec in (InterfaceSpec(), DockingSpec(), QualitySpec(), ChainQualitySpec(),
+                                             AffinitySpec())}
 
 
 def names() -> list[str]:

@@ -1,0 +1,104 @@
+"""Single-chain model quality: a model's GDT_TS from its residue graph, with per-residue lDDT as an auxiliary
+target and a ranking term between models of the same target.
+
+Node embeddings h (N, d) of the encoder are pooled by attention and by mean; an MLP gives the GDT_TS logit
+(G,), a linear layer on h the per-residue lDDT logits (N,). Loss, with s = σ(logit):
+
+    L = MSE(s_gdt, y) + λ_lddt · MSE over labelled residues (s_lddt, lddt)
+        + λ_rank · mean over pairs (i, j) of one target in the batch with y_i > y_j + 0.01 of softplus(z_j − z_i)
+
+(z = GDT logits). Batches are drawn within targets (:class:`TargetBatches`), so the ranking term sees pairs.
+Metrics: per-target Spearman (primary), top-1 GDT_TS loss, global Spearman / Pearson, RMSE.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import Sampler
+from torch_geometric.data import Batch
+
+from ....graph.scatter import scatter_softmax, scatter_sum
+from ....train.metrics import ranking_metrics
+from ...encoders import ResidueEncoder
+
+
+class ChainQualityModel(nn.Module):
+    def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        d = encoder.out_dim
+        self.gate = nn.Linear(d, 1)
+        self.head = nn.Sequential(nn.Linear(2 * d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.residue = nn.Linear(d, 1)
+
+    def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G,) GDT_TS logits and (N,) per-residue lDDT logits."""
+        h, _ = self.encoder(batch)
+        n = batch.num_graphs
+        w = scatter_softmax(self.gate(h), batch.batch, n)
+        counts = torch.bincount(batch.batch, minlength=n).clamp(min=1)[:, None]
+        pooled = torch.cat([scatter_sum(w * h, batch.batch, n), scatter_sum(h, batch.batch, n) / counts], -1)
+        return self.head(pooled)[:, 0], self.residue(h)[:, 0]
+
+
+def ranking_loss(z: torch.Tensor, y: torch.Tensor, groups: list[str], margin: float = 0.01) -> torch.Tensor:
+    """Mean softplus(z_j − z_i) over the pairs of one group with y_i > y_j + margin (0 when there is none)."""
+    codes = torch.as_tensor(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1), device=z.device)
+    pair = (codes[:, None] == codes[None]) & (y[:, None] > y[None] + margin)
+    if not pair.any():
+        return z.sum() * 0.0
+    return F.softplus((z[None] - z[:, None])[pair]).mean()
+
+
+class ChainQualityTask:
+    def __init__(self, lddt_weight: float = 0.5, rank_weight: float = 1.0):
+        self.lddt_weight, self.rank_weight = lddt_weight, rank_weight
+
+    def loss(self, out, batch: Batch) -> torch.Tensor:
+        z, r = out
+        loss = F.mse_loss(torch.sigmoid(z), batch.y)
+        if self.lddt_weight and batch.lddt_mask.any():
+            m = batch.lddt_mask
+            loss = loss + self.lddt_weight * F.mse_loss(torch.sigmoid(r[m]), batch.lddt[m])
+        if self.rank_weight:
+            loss = loss + self.rank_weight * ranking_loss(z, batch.y, list(batch.target))
+        return loss
+
+    def predictions(self, out, batch: Batch) -> dict[str, np.ndarray]:
+        return {"pred": torch.sigmoid(out[0]).detach().float().cpu().numpy(), "gdt_ts": batch.y.cpu().numpy(),
+                "target": np.asarray(batch.target), "model": np.asarray(batch.model)}
+
+    def metrics(self, collected) -> dict[str, float]:
+        r = ranking_metrics(collected["pred"], collected["gdt_ts"], collected["target"])
+        rmse = float(np.sqrt(np.mean((collected["pred"] - collected["gdt_ts"]) ** 2)))
+        return {k: r[k] for k in ("per_target_spearman", "top1_loss", "spearman", "pearson")} | {"rmse": rmse}
+
+
+class TargetBatches(Sampler[list[int]]):
+    """Batches of one target's models: each target's models in a random order, cut into batches, the batches of
+    all targets shuffled; the order depends on (seed, epoch) alone."""
+
+    def __init__(self, targets: list[str], batch_size: int, seed: int):
+        self.targets, self.batch_size, self.seed, self.epoch = list(targets), batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _batches(self) -> list[list[int]]:
+        rng = np.random.default_rng(self.seed * 100_003 + self.epoch)
+        by_target: dict[str, list[int]] = {}
+        for i, t in enumerate(self.targets):
+            by_target.setdefault(t, []).append(i)
+        batches = []
+        for t in sorted(by_target):
+            idx = rng.permutation(by_target[t]).tolist()
+            batches += [idx[k:k + self.batch_size] for k in range(0, len(idx), self.batch_size)]
+        return [batches[k] for k in rng.permutation(len(batches))]
+
+    def __iter__(self):
+        return iter(self._batches())
+
+    def __len__(self) -> int:
+        return len(self._batches())

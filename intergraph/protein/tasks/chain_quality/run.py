@@ -1,0 +1,221 @@
+"""Single-chain model quality assessment (Atom3D PSR) as a registered task: residue graphs of every model of
+``psr_casp13`` (or a folder in its layout), split by target (k-fold by default), GDT_TS regression with a
+per-residue lDDT auxiliary target and a within-target ranking term; per-target Spearman as the primary metric;
+a folder of new models ranked by ``protein predict --models DIR [--native N]``."""
+from __future__ import annotations
+
+import copy
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from torch_geometric.data import Batch
+
+from ....errors import InputError, MissingError
+from ....train.config import TrainConfig
+from ....train.experiment import Experiment
+from ....train.loop import TaskModule
+from ...featurize import GraphConfig, featurize
+from ...io import is_structure_file, read_structure
+from ...model_scores import lddt, pair_residues, score_model
+from ...pairs import split_ids
+from ...plm import arms
+from ...run import DataConfig, ProteinRun, build_encoder, collect, describe, parameter_counts, write_split
+from ..base import ItemGain, PredictInputs, TaskSpec, write_items
+from .data import ChainModel, read_model_sets
+from .model import ChainQualityModel, ChainQualityTask, TargetBatches
+
+
+@dataclass
+class ChainQualityConfig:
+    lddt_weight: float = 0.5   # auxiliary per-residue lDDT loss
+    rank_weight: float = 1.0   # pairwise ranking loss within a target
+    extra: bool = False        # add the source's targets without a native (official labels only; no lDDT)
+
+
+@dataclass
+class ChainQualityRun(ProteinRun):
+    task: str = "chain_qa"
+    data: DataConfig = field(default_factory=lambda: DataConfig(source="psr_casp13", split="kfold"))
+    chain_quality: ChainQualityConfig = field(default_factory=ChainQualityConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(monitor="val/per_target_spearman", mode="max"))
+
+
+def _collate(items) -> Batch:
+    return Batch.from_data_list(items)
+
+
+def model_graph(path: Path, name: str, native=None):
+    """Residue graph of one model; with the native, ``lddt`` (N,) per-residue Cα-lDDT and ``lddt_mask``."""
+    s = read_structure(path)
+    g = featurize(s, GraphConfig(), name=name)
+    n = g.num_nodes
+    g.lddt, g.lddt_mask = torch.zeros(n), torch.zeros(n, dtype=torch.bool)
+    if native is not None:
+        p = pair_residues(s, native)
+        per = lddt(p)[1][p.native_index]
+        ok = np.isfinite(per)
+        g.lddt[p.model_index[ok]] = torch.as_tensor(per[ok], dtype=torch.float32)
+        g.lddt_mask[p.model_index[ok]] = True
+    return g
+
+
+def _labelled(m: ChainModel, native) -> object:
+    g = model_graph(m.path, f"{m.target}/{m.name}", native)
+    g.y, g.target, g.model = torch.tensor([m.gdt_ts], dtype=torch.float32), m.target, m.name
+    return g
+
+
+def target_items(cat: dict) -> list[dict]:
+    """Per test target: models, Spearman ρ of predicted vs true GDT_TS (0 where undefined: the model ranks all
+    alike), the true GDT_TS of the top-ranked model, the best GDT_TS and the loss."""
+    from ....train.metrics import ranking_metrics
+
+    r = ranking_metrics(cat["pred"], cat["gdt_ts"], cat["target"])
+    rows = []
+    for t, (rho, loss, n) in r["per_group"].items():
+        best = float(cat["gdt_ts"][cat["target"] == t].max())
+        rows.append({"item": t, "models": n, "spearman": rho if np.isfinite(rho) else 0.0,
+                     "top1_gdt_ts": best - loss, "best_gdt_ts": best, "top1_loss": loss})
+    return rows
+
+
+class ChainQualitySpec(TaskSpec):
+    name = "chain_qa"
+    description = "quality of single-chain models (Atom3D PSR): predicted GDT_TS of each model, ranked per target"
+    config = ChainQualityRun
+    columns = {"per_target_spearman": False, "top1_loss": True, "spearman": False, "pearson": False}
+    gain = ItemGain("per-target Spearman", ("spearman",))
+    predict_help = "--models DIR [--native N] (single-chain models): ranking.csv"
+
+    def build_model(self, cfg, plm_dim):
+        return ChainQualityModel(build_encoder(cfg.model, plm_dim), dropout=cfg.model.dropout)
+
+    def graphs(self, cfg, log) -> tuple[dict[str, list], dict[str, list[str]], arms.PLMSource | None]:
+        """Graphs by target and the split of this run (whole targets on each side)."""
+        sets, skipped = read_model_sets(cfg.data.source, cfg.chain_quality.extra)
+        for name, why in skipped:
+            log(f"skipped {name}: {why}")
+        if cfg.data.ids is not None:
+            sets = {t: s for t, s in sets.items() if t in set(cfg.data.ids)}
+        if not sets:
+            raise InputError(f"{cfg.data.source}: no model sets")
+        d = cfg.data
+        how = "kfold" if d.split == "auto" else d.split
+        ids = split_ids(sorted(sets), how, {}, None, d.folds, d.fold, d.split_seed, d.val_fraction, d.test_fraction)
+        by_target = {}
+        for t in (t for v in ids.values() for t in v):
+            native = read_structure(sets[t].native) if sets[t].native is not None else None
+            by_target[t] = [_labelled(m, native) for m in sets[t].models]
+        source = arms.resolve(d.plm, d.cache_dir, (), d.plm_model, d.plm_layers)
+        if source is not None:
+            arms.attach_by_sequence(d.plm, source, [g for gs in by_target.values() for g in gs])
+        return by_target, ids, source
+
+    def _score(self, model, by_target: dict, ids: dict, task: ChainQualityTask, out: Path) -> dict:
+        results = {}
+        for split in ("val", "test"):
+            items = [g for t in ids.get(split, []) for g in by_target[t]]
+            if not items:
+                continue
+            cat = collect(model, items, task, _collate)
+            results[split] = {**task.metrics(cat), "targets": len(ids[split]), "models": len(items)}
+            if split == "test":
+                write_items(target_items(cat), out / "items.csv")
+                with open(out / "predictions_test.csv", "w", newline="") as f:
+                    w = csv.writer(f)
+                    w.writerow(["target", "model", "predicted_gdt_ts", "gdt_ts"])
+                    w.writerows(zip(cat["target"], cat["model"], np.round(cat["pred"], 4), cat["gdt_ts"]))
+        return results
+
+    def experiment(self, cfg, run_dir: Path, log) -> Experiment:
+        by_target, ids, source = self.graphs(cfg, log)
+        write_split(run_dir, ids)
+        model = self.build_model(cfg, self.plm_dim(cfg))
+        counts = parameter_counts(model)
+        task = ChainQualityTask(cfg.chain_quality.lddt_weight, cfg.chain_quality.rank_weight)
+        train = [g for t in ids["train"] for g in by_target[t]]
+        val = [g for t in ids["val"] for g in by_target[t]]
+        bs = cfg.train.batch_size
+        return Experiment(TaskModule(model, task, cfg.train),
+                          DataLoader(train, batch_sampler=TargetBatches([g.target for g in train], bs, cfg.train.seed),
+                                     collate_fn=_collate),
+                          DataLoader(val, batch_size=bs, collate_fn=_collate),
+                          lambda m: self._score(m, by_target, ids, task, run_dir), counts,
+                          describe(cfg, counts, {k: f"{sum(len(by_target[t]) for t in v)} ({len(v)} targets)"
+                                                 for k, v in ids.items()}, "models"))
+
+    def evaluate(self, trained, data, out: Path, log) -> dict:
+        cfg = copy.deepcopy(trained.cfg)
+        if data is not None:
+            cfg.data = data
+        by_target, ids, _ = self.graphs(cfg, log)
+        q = cfg.chain_quality
+        return self._score(trained.model, by_target, ids, ChainQualityTask(q.lddt_weight, q.rank_weight), out)
+
+    def predict(self, models: list, inputs: PredictInputs, out: Path, log) -> list[Path]:
+        """Predicted GDT_TS of every model in ``inputs.models`` (mean over the run's models), ranked; with a
+        native, the true GDT_TS, TM-score and lDDT beside it. Unreadable files are skipped and listed."""
+        if inputs.models is None:
+            raise InputError("single-chain quality predictions need --models DIR (and optionally --native N)")
+        if not inputs.models.is_dir():
+            raise MissingError(f"{inputs.models}: not a folder of models")
+        cfg = models[0].cfg
+        native = read_structure(inputs.native) if inputs.native is not None else None
+        graphs, skipped = [], []
+        for f in sorted(p for p in inputs.models.iterdir() if is_structure_file(p)):
+            try:
+                graphs.append((f, model_graph(f, f.name)))
+            except InputError as e:
+                skipped.append((f.name, str(e)))
+        for name, why in skipped:
+            log(f"skipped {name}: {why}")
+        if not graphs:
+            raise InputError(f"{inputs.models}: no model could be read")
+        source = arms.resolve(cfg.data.plm, cfg.data.cache_dir, (), cfg.data.plm_model, cfg.data.plm_layers)
+        if source is not None:
+            arms.attach_by_sequence(cfg.data.plm, source, [g for _, g in graphs])
+        rows = []
+        for f, g in graphs:
+            with torch.no_grad():
+                pred = float(np.mean([torch.sigmoid(m.model(_collate([g]))[0])[0].item() for m in models]))
+            row = {"model": f.name, "predicted_gdt_ts": round(pred, 4)}
+            if native is not None:
+                s = score_model(read_structure(f), native)
+                row.update({k: round(s[k], 4) for k in ("gdt_ts", "tm_score", "lddt")})
+            rows.append(row)
+        rows.sort(key=lambda r: -r["predicted_gdt_ts"])
+        for k, r in enumerate(rows, start=1):
+            r["rank"] = k
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "ranking.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        log(f"{len(rows)} models ranked -> {path}")
+        return [path]
+
+    def pool(self, cfg, log=print) -> list[str]:
+        return sorted(read_model_sets(cfg.data.source, cfg.chain_quality.extra)[0])
+
+    def notes(self, rows: list[dict]) -> list[str]:
+        """The reference-free baselines on the runs' test targets (those of the first seed's split)."""
+        import json
+
+        from ...run import read_config
+        from .baselines import baseline_scores, baseline_table
+
+        runs = [Path(r["run"]) for r in rows if r["seed"] == rows[0]["seed"]]
+        cfg = read_config(runs[0] / "config.yaml")
+        sets, _ = read_model_sets(cfg.data.source, cfg.chain_quality.extra)
+        splits = [json.loads(p.read_text()) for run in runs for p in sorted(run.glob("**/split.json"))]
+        tested = sorted({t for s in splits for t in s.get("test", [])} & set(sets))
+        if not tested:
+            return []
+        scores = {t: baseline_scores(sets[t]) for t in tested}
+        return ["Reference-free baselines on the same test targets (95 % bootstrap intervals over targets):", "",
+                *baseline_table({t: sets[t] for t in tested}, scores)]
