@@ -133,6 +133,22 @@ def write_items(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def write_ranking(rows: list[dict], key: str, out: Path) -> Path:
+    """``out/ranking.csv``: the rows (one per model) sorted by ``key``, best first, with ``rank`` in front and
+    floats to 4 decimals; the rows get their rank too."""
+    rows.sort(key=lambda r: -r[key])
+    for k, r in enumerate(rows, start=1):
+        r["rank"] = k
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "ranking.csv"
+    cols = ["rank"] + [c for c in rows[0] if c != "rank"]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows({c: (f"{r[c]:.4f}" if isinstance(r[c], float) else r[c]) for c in cols} for r in rows)
+    return path
+
+
 def read_items(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

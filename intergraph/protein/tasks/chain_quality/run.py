@@ -24,7 +24,7 @@ from ...model_scores import lddt, pair_residues, score_model
 from ...pairs import split_ids
 from ...plm import arms
 from ...run import DataConfig, ProteinRun, build_encoder, collect, describe, parameter_counts, write_split
-from ..base import ItemGain, PredictInputs, TaskSpec, write_items
+from ..base import ItemGain, PredictInputs, TaskSpec, write_items, write_ranking
 from .data import ChainModel, read_model_sets
 from .model import ChainQualityModel, ChainQualityTask, TargetBatches
 
@@ -182,20 +182,12 @@ class ChainQualitySpec(TaskSpec):
         for f, g in graphs:
             with torch.no_grad():
                 pred = float(np.mean([torch.sigmoid(m.model(_collate([g]))[0])[0].item() for m in models]))
-            row = {"model": f.name, "predicted_gdt_ts": round(pred, 4)}
+            row = {"model": f.name, "predicted_gdt_ts": pred}
             if native is not None:
                 s = score_model(read_structure(f), native)
-                row.update({k: round(s[k], 4) for k in ("gdt_ts", "tm_score", "lddt")})
+                row.update({k: s[k] for k in ("gdt_ts", "tm_score", "lddt")})
             rows.append(row)
-        rows.sort(key=lambda r: -r["predicted_gdt_ts"])
-        for k, r in enumerate(rows, start=1):
-            r["rank"] = k
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "ranking.csv"
-        with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
+        path = write_ranking(rows, "predicted_gdt_ts", out)
         log(f"{len(rows)} models ranked -> {path}")
         return [path]
 

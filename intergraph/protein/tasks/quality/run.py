@@ -28,7 +28,7 @@ from ...featurize import GraphConfig, featurize
 from ...io import is_structure_file, read_structure
 from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
-from ..base import ItemGain, PredictInputs, TaskSpec, write_items
+from ..base import ItemGain, PredictInputs, TaskSpec, write_items, write_ranking
 from .decoys import (
     LABELS,
     Decoy,
@@ -296,16 +296,7 @@ class QualitySpec(TaskSpec):
                 c = capri(lig, rec, native[1], native[0])
                 row.update({k: float(c[k]) for k in LABELS})
             rows.append(row)
-        rows.sort(key=lambda r: -r["predicted_dockq"])
-        for k, r in enumerate(rows, start=1):
-            r["rank"] = k
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "ranking.csv"
-        with open(path, "w", newline="") as f:
-            cols = ["rank", "model", "predicted_dockq", "predicted_fnat"] + (list(LABELS) if native is not None else [])
-            w = csv.DictWriter(f, fieldnames=cols)
-            w.writeheader()
-            w.writerows({k: (f"{r[k]:.4f}" if isinstance(r[k], float) else r[k]) for k in cols} for r in rows)
+        path = write_ranking(rows, "predicted_dockq", out)
         if native is not None and len(rows) > 2:
             from scipy import stats
 
