@@ -26,3 +26,10 @@ def scatter_softmax(src: torch.Tensor, index: torch.Tensor, size: int) -> torch.
     top = scatter_max(src.detach(), index, size)[index]
     e = torch.exp(src - top)
     return e / scatter_sum(e, index, size)[index].clamp_min(1e-16)
+
+
+def attention_mean_pool(h: torch.Tensor, gate: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Per group g: [Σ_i softmax_g(a)_i h_i ‖ mean_i h_i], with a = ``gate`` (N, 1) attention logits.
+    Shapes: h (N, d), index (N,) -> (size, 2d)."""
+    w = scatter_softmax(gate, index, size)
+    return torch.cat([scatter_sum(w * h, index, size), scatter_mean(h, index, size)], -1)

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from torch.utils.data import Sampler
 from torch_geometric.data import Batch
 
-from ....graph.scatter import scatter_softmax, scatter_sum
+from ....graph.scatter import attention_mean_pool
 from ....train.metrics import ranking_metrics
 from ...encoders import ResidueEncoder
 
@@ -37,9 +37,7 @@ class ChainQualityModel(nn.Module):
         """(G,) GDT_TS logits and (N,) per-residue lDDT logits."""
         h, _ = self.encoder(batch)
         n = batch.num_graphs
-        w = scatter_softmax(self.gate(h), batch.batch, n)
-        counts = torch.bincount(batch.batch, minlength=n).clamp(min=1)[:, None]
-        pooled = torch.cat([scatter_sum(w * h, batch.batch, n), scatter_sum(h, batch.batch, n) / counts], -1)
+        pooled = attention_mean_pool(h, self.gate(h), batch.batch, n)
         return self.head(pooled)[:, 0], self.residue(h)[:, 0]
 
 

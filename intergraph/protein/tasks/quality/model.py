@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
-from ....graph.scatter import scatter_softmax, scatter_sum
+from ....graph.scatter import attention_mean_pool
 from ....train.metrics import regression_metrics
 from ...encoders import ResidueEncoder
 from ...featurize import GraphConfig, join_partners, moved
@@ -67,9 +67,7 @@ class QualityModel(nn.Module):
         h, _ = self.encoder(batch)
         h = h + self.partner(batch.partner)
         n = batch.num_graphs
-        w = scatter_softmax(self.gate(h), batch.batch, n)
-        counts = torch.bincount(batch.batch, minlength=n).clamp(min=1)[:, None]
-        pooled = torch.cat([scatter_sum(w * h, batch.batch, n), scatter_sum(h, batch.batch, n) / counts], -1)
+        pooled = attention_mean_pool(h, self.gate(h), batch.batch, n)
         return self.head(pooled)
 
 
