@@ -47,12 +47,12 @@ class App(typer.Typer):
         return decorate
 
 
-def progress_bar(description: str = "", fields: str = "") -> Progress:
-    """A rich progress bar on stderr (plain lines when stderr is not a terminal)."""
+def progress_bar(description: str = "", fields: str = "", disable: bool = False) -> Progress:
+    """A rich progress bar on stderr (plain lines when stderr is not a terminal; nothing when ``disable``)."""
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
     if fields:
         columns.append(TextColumn(fields))
-    return Progress(*columns, TimeRemainingColumn(), console=err, transient=False)
+    return Progress(*columns, TimeRemainingColumn(), console=err, transient=False, disable=disable)
 
 
 def progress_over(items: Iterable, description: str):
