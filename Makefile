@@ -44,6 +44,7 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/plm.py
 	$(BENCH_VENV)/bin/python bench/encoders.py
 	$(BIN)/python bench/video_ops.py
+	$(BIN)/python bench/docking_search.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs .pytest_cache

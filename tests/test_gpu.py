@@ -105,3 +105,27 @@ def test_docking_quality_and_affinity_models_on_gpu_match_cpu(data_root):
     b = Batch.from_data_list([graph])
     with torch.no_grad():
         torch.testing.assert_close(aff.cuda()(b.to("cuda")).cpu(), aff.cpu()(b.cpu()), atol=1e-4, rtol=1e-4)
+
+
+def test_docking_search_on_gpu_matches_cpu(db5_root):
+    from intergraph.graph.rigid import rotation_set
+    from intergraph.protein.io import read_structure
+    from intergraph.protein.tasks.docking import potential
+    from intergraph.protein.tasks.docking.grids import Body, GridSpec, potential_channels, receptor_grid
+    from intergraph.protein.tasks.docking.search import Correlator, SearchConfig, dock_structures, weight_matrix
+
+    inputs = db5_root / "docking_test" / "random_transformed"
+    rec, lig = (Body.from_structure(read_structure(inputs / f"1AVX_{r}_b.pdb.gz")) for r in "rl")
+    pair = potential_channels(potential.read(), 3)
+    w = weight_matrix([{"shape": 1.0, "clash": -3.0, "pair": 5.0}, {"shape": 1.0}])
+    rots = rotation_set(100)[:8]
+    scores = {}
+    for dev in ("cpu", "cuda"):
+        grid = receptor_grid(rec, lig.radius, GridSpec(), pair, torch.device(dev))
+        scores[dev] = Correlator(grid, lig, w, pair).scores(rots).cpu()
+    assert torch.allclose(scores["cpu"], scores["cuda"], atol=1e-2)
+    arms = {"shape+pair": {"shape": 1.0, "clash": -3.0, "pair": 5.0}}
+    cpu = dock_structures(rec, lig, arms, SearchConfig(step=30.0), potential.read(), top=3)["shape+pair"]
+    gpu = dock_structures(rec, lig, arms, SearchConfig(step=30.0), potential.read(), top=3,
+                          device=torch.device("cuda"))["shape+pair"]
+    assert cpu[0].score == pytest.approx(gpu[0].score, rel=1e-3)

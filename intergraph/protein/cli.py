@@ -203,21 +203,109 @@ def protein_predict(
 def protein_dock(
     receptor: Path = typer.Option(..., help="Receptor structure (PDB/mmCIF, optionally .gz); written unchanged."),
     ligand: Path = typer.Option(..., help="Ligand structure, in any pose."),
-    model: Path = typer.Option(..., help="A docking run folder (`intergraph protein train --task docking`)."),
-    out: Path = typer.Option(..., help="PDB file of the docked complex (receptor, then the moved ligand)."),
+    out: Path = typer.Option(..., help="search: folder for rank01.pdb ... and poses.csv; regress: the PDB file of "
+                                      "the docked complex."),
+    method: str = typer.Option("search", help="search: global FFT search scored by the fitted terms; regress: a "
+                                              "trained EquiDock-style docking run (--model)."),
+    model: Optional[Path] = typer.Option(None, help="regress: a docking run folder (`protein train --task docking`)."),
+    top: int = typer.Option(10, min=1, help="search: ranked poses written."),
+    step: float = typer.Option(15.0, help="search: angular step of the rotation set (degrees)."),
+    arm: str = typer.Option("shape+pair", help="search: fitted score terms (shape, shape+pair)."),
+    device: str = typer.Option("cpu", help="search: torch device (cuda where a GPU exists)."),
     rename_chains: bool = typer.Option(False, help="Give ligand chains that clash with receptor chain ids free ids."),
 ) -> None:
-    """Dock a ligand onto a receptor with a trained model (rigid body; the receptor stays where it is)."""
+    """Dock a ligand onto a receptor (rigid body; the receptor stays where it is)."""
     from .run import load_models
-    from .tasks.docking.run import dock_files
+    from .tasks.docking.run import dock_files, search_files
+    from .tasks.docking.search import SearchConfig
 
-    trained = load_models(model)
-    if trained[0].cfg.task != "docking" or len(trained) != 1:
-        raise InputError(f"{model}: not a single docking run (a k-fold run: pass one fold's folder)")
-    result = dock_files(trained[0], receptor, ligand, out, rename_chains)
+    if method == "regress":
+        if model is None:
+            raise InputError("--method regress needs --model: a docking run folder")
+        trained = load_models(model)
+        if trained[0].cfg.task != "docking" or len(trained) != 1:
+            raise InputError(f"{model}: not a single docking run (a k-fold run: pass one fold's folder)")
+        result = dock_files(trained[0], receptor, ligand, out, rename_chains)
+    elif method == "search":
+        if model is not None:
+            raise InputError("--model belongs to --method regress (interface restraints in the search are not "
+                             "available yet)")
+        try:
+            result = search_files(receptor, ligand, out, SearchConfig(step=step), arm, top, rename_chains,
+                                  torch_device(device))
+        except ValueError as e:
+            raise InputError(str(e)) from None
+    else:
+        raise InputError(f"unknown --method {method!r}: search or regress")
     for old, new in result["renamed_ligand_chains"].items():
         err.print(f"ligand chain {old} written as chain {new}", highlight=False)
     console.print(f"-> {out.resolve()}")
+
+
+def torch_device(name: str):
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: no CUDA device here")
+    return torch.device(name)
+
+
+@app.command("dock-benchmark")
+def protein_dock_benchmark(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., help="Results folder (resumable: complexes already docked are reused)."),
+    inputs: str = typer.Option("bound", help="bound: EquiDock's randomly moved bound partners; unbound: the _u files."),
+    arms: str = typer.Option("shape,shape+pair", help="Comma-separated fitted arms."),
+    step: float = typer.Option(15.0, help="Angular step of the rotation set (degrees)."),
+    top: int = typer.Option(10, min=1, help="Ranked poses scored per complex."),
+    ids: Optional[str] = typer.Option(None, help="Comma-separated complex ids (default: the 25 DB5.5 test complexes)."),
+    overwrite: bool = typer.Option(False, help="Recompute a folder made with another configuration."),
+) -> None:
+    """Docking by search on DB5.5 test: success at top 1/5/10 (DockQ ≥ 0.23, ≥ 0.49), medians, the shipped
+    methods on the same complexes; writes items/, rows.csv, summary.json, success.png, command.txt."""
+    import csv
+    import json
+
+    from .db5 import DB5
+    from .tasks.docking.benchmark import (
+        FIELDS,
+        SHIPPED,
+        paired_success,
+        plot_success,
+        run_benchmark,
+        shipped_rows,
+        success_table,
+    )
+    from .tasks.docking.search import SearchConfig
+
+    chosen = ids.split(",") if ids else DB5(split="test").ids
+    arm_list = [a.strip() for a in arms.split(",") if a.strip()]
+    try:
+        rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    done = sorted({r["complex"] for r in rows})
+    if inputs == "bound":
+        rows = rows + shipped_rows(done)
+    (out / "command.txt").write_text(command_line(ctx) + "\n")
+    with open(out / "rows.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    ours = [a for a in dict.fromkeys(r["arm"] for r in rows) if a not in SHIPPED]
+    summary = {"table": success_table(rows), "skipped": skipped,
+               "paired": [paired_success(rows, a, ours[0], n) for a in ours[1:] for n in (1, 5, 10)]}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_success(rows, out / "success.png")
+    table = Table(title=f"{len(done)} DB5.5 test complexes, {inputs} inputs, step {step}°")
+    for c in ("arm", "top-1 ≥0.23", "top-5", "top-10", "top-1 ≥0.49", "median DockQ", "median iRMSD", "s/complex"):
+        table.add_column(c)
+    for arm, t in summary["table"].items():
+        table.add_row(arm, *(f"{t[f'success@{n}_0.23']['rate']:.2f}" for n in (1, 5, 10)),
+                      f"{t['success@1_0.49']['rate']:.2f}", f"{t['top1_dockq_median']:.3f}",
+                      f"{t['top1_irmsd_median']:.2f}", f"{t['seconds_median']:.0f}")
+    console.print(table)
+    report_failures(skipped, len(done))
 
 
 @app.command("score-docking")

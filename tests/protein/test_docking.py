@@ -219,8 +219,8 @@ def test_dock_cli_writes_the_complex(docking_run, db5_root, tmp_path):
     _, run, _ = docking_run
     inputs = db5_root / "docking_test" / "random_transformed"
     out = tmp_path / "docked.pdb"
-    res = runner.invoke(app, ["protein", "dock", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"), "--ligand",
-                              str(inputs / "7CEI_l_b.pdb.gz"), "--model", str(run), "--out", str(out)])
+    res = runner.invoke(app, ["protein", "dock", "--method", "regress", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"),
+                              "--ligand", str(inputs / "7CEI_l_b.pdb.gz"), "--model", str(run), "--out", str(out)])
     assert res.exit_code == 0, res.output
     docked = read_structure(out)
     receptor = read_structure(inputs / "7CEI_r_b.pdb.gz")
@@ -240,7 +240,7 @@ def test_dock_cli_writes_the_complex(docking_run, db5_root, tmp_path):
 def test_dock_cli_refuses_shared_chain_ids_unless_asked(docking_run, db5_root, tmp_path):
     _, run, _ = docking_run
     rec = db5_root / "structures" / "7CEI_r_b.pdb.gz"
-    args = ["protein", "dock", "--receptor", str(rec), "--ligand", str(rec), "--model", str(run),
+    args = ["protein", "dock", "--method", "regress", "--receptor", str(rec), "--ligand", str(rec), "--model", str(run),
             "--out", str(tmp_path / "x.pdb")]
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "share chain ids" in res.output
@@ -282,16 +282,17 @@ def plm_docking_run(db5_root, tmp_path_factory):
 def test_dock_cli_with_a_plm_run_looks_up_embeddings_by_sequence(plm_docking_run, db5_root, tmp_path):
     inputs = db5_root / "docking_test" / "random_transformed"
     out = tmp_path / "docked.pdb"
-    res = runner.invoke(app, ["protein", "dock", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"), "--ligand",
-                              str(inputs / "7CEI_l_b.pdb.gz"), "--model", str(plm_docking_run), "--out", str(out)])
+    res = runner.invoke(app, ["protein", "dock", "--method", "regress", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"),
+                              "--ligand", str(inputs / "7CEI_l_b.pdb.gz"), "--model", str(plm_docking_run),
+                              "--out", str(out)])
     assert res.exit_code == 0, res.output
     protocol = read_structure(plm_docking_run / "test_predictions" / "7CEI_l_b_INTERGRAPH.pdb")
     np.testing.assert_allclose(ca_coords(protocol), ca_coords(read_structure(out))[-len(ca_coords(protocol)):],
                                atol=2e-3)
     # a chain the store has never seen: one clear error saying what to run
-    res = runner.invoke(app, ["protein", "dock", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"), "--ligand",
-                              str(db5_root / "structures" / "1AK4_l_b.pdb.gz"), "--model", str(plm_docking_run),
-                              "--out", str(tmp_path / "x.pdb")])
+    res = runner.invoke(app, ["protein", "dock", "--method", "regress", "--receptor", str(inputs / "7CEI_r_b.pdb.gz"),
+                              "--ligand", str(db5_root / "structures" / "1AK4_l_b.pdb.gz"),
+                              "--model", str(plm_docking_run), "--out", str(tmp_path / "x.pdb")])
     assert res.exit_code == 2 and "intergraph plm embed" in res.output, res.output
     assert not (tmp_path / "x.pdb").exists()
 

@@ -28,7 +28,10 @@ from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
 from ...structure import Structure
 from ..base import ItemGain, PredictInputs, TaskSpec, read_items, write_items
+from . import potential
+from .grids import Body
 from .model import DockingModel, DockingPairs, DockingTask, docked_pose
+from .search import DEFAULT_ARM, SearchConfig, dock_structures, fitted_weights
 
 SCORES = ("crmsd", "irmsd", "fnat", "dockq")
 
@@ -184,12 +187,9 @@ def _free_chain_ids(taken: set[str], n: int) -> list[str]:
     return pool[:n]
 
 
-def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
-               rename_chains: bool = False) -> dict:
-    """Dock ``ligand`` onto ``receptor`` with a trained model (:class:`run.Trained`); write the complex (receptor
-    unchanged) to ``out``. Partners sharing chain ids are refused unless ``rename_chains``: then the ligand's clashing
-    chains get the first free letters (the mapping is returned), nothing else changes."""
-    cfg, net = model.cfg, model.model
+def read_partners(receptor: str | Path, ligand: str | Path, rename_chains: bool = False):
+    """Both structures and the ligand's chain renaming: partners sharing chain ids are refused unless
+    ``rename_chains``, when the ligand's clashing chains get the first free letters."""
     s = {"r": read_structure(receptor), "l": read_structure(ligand)}
     shared = sorted({c.id for c in s["r"].chains()} & {c.id for c in s["l"].chains()})
     renamed = {}
@@ -199,19 +199,70 @@ def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
                              f"would be ambiguous; pass --rename-chains to give the ligand's chains free ids")
         taken = {str(c) for c in np.unique(np.concatenate([s["r"].res_chain, s["l"].res_chain]))}
         renamed = dict(zip(shared, _free_chain_ids(taken, len(shared))))
-    graphs = {role: featurize(s[role], name=str(path)) for role, path in (("r", receptor), ("l", ligand))}
+    return s["r"], s["l"], renamed
+
+
+def _renamed(structure: Structure, renamed: dict[str, str]) -> Structure:
+    if not renamed:
+        return structure
+    chains = np.array([renamed.get(str(c), str(c)) for c in structure.res_chain])
+    return dataclasses.replace(structure, res_chain=chains)
+
+
+def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
+               rename_chains: bool = False) -> dict:
+    """Dock ``ligand`` onto ``receptor`` with a trained model (:class:`run.Trained`); write the complex (receptor
+    unchanged) to ``out``. Chain ids as :func:`read_partners`; the renaming is returned."""
+    cfg, net = model.cfg, model.model
+    rec, lig, renamed = read_partners(receptor, ligand, rename_chains)
+    graphs = {role: featurize(st, name=str(path)) for role, st, path in (("r", rec, receptor), ("l", lig, ligand))}
     source = plm_source(cfg.data)
     if source is not None:
         arms.attach_by_sequence(cfg.data.plm, source, list(graphs.values()))
     rot, trans = docked_pose(net, graphs["r"], graphs["l"])
-    docked = s["l"].moved(rot, trans)
-    if renamed:
-        chains = np.array([renamed.get(str(c), str(c)) for c in docked.res_chain])
-        docked = dataclasses.replace(docked, res_chain=chains)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(complex_pdb(s["r"], docked))
+    out.write_text(complex_pdb(rec, _renamed(lig.moved(rot, trans), renamed)))
     return {"rotation": rot.tolist(), "translation": trans.tolist(), "renamed_ligand_chains": renamed}
+
+
+def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg: SearchConfig | None = None,
+                 arm: str = DEFAULT_ARM, top: int = 10, rename_chains: bool = False, device=None,
+                 progress: bool = True) -> dict:
+    """Dock ``ligand`` onto ``receptor`` by global FFT search (:mod:`search`) with the shipped potential and the
+    term weights of ``arm`` (fitted on DB5.5 training complexes); write ``out/rank01.pdb`` … (receptor unchanged,
+    then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, file, motion of the input ligand) and
+    ``out/search.json`` (settings, weights, time)."""
+    import json
+    import time
+
+    cfg = cfg or SearchConfig()
+    weights = fitted_weights(arm)
+    rec, lig, renamed = read_partners(receptor, ligand, rename_chains)
+    t0 = time.perf_counter()
+    placements = dock_structures(Body.from_structure(rec), Body.from_structure(lig), {arm: weights}, cfg,
+                                 potential.read(), top=top, device=device,
+                                 label="rotations" if progress else None)[arm]
+    seconds = time.perf_counter() - t0
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for p in placements:
+        name = f"rank{p.rank:02d}.pdb"
+        moved = lig.moved(p.rotation.numpy(), p.translation.numpy())
+        (out / name).write_text(complex_pdb(rec, _renamed(moved, renamed)))
+        rows.append({"rank": p.rank, "score": round(p.score, 4), "cluster_size": p.cluster_size, "file": name,
+                     "rotation": " ".join(f"{v:.6f}" for v in p.rotation.flatten().tolist()),
+                     "translation": " ".join(f"{v:.4f}" for v in p.translation.tolist())})
+    with open(out / "poses.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (out / "search.json").write_text(json.dumps({
+        "receptor": str(receptor), "ligand": str(ligand), "arm": arm, "weights": weights,
+        "search": dataclasses.asdict(cfg), "seconds": round(seconds, 1), "renamed_ligand_chains": renamed},
+        indent=2) + "\n")
+    return {"poses": rows, "seconds": seconds, "renamed_ligand_chains": renamed}
 
 
 # --- comparison figures and references ---------------------------------------------------------------------

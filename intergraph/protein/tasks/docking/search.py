@@ -1,0 +1,303 @@
+"""Global rigid docking by FFT correlation (Katchalski-Katzir; ZDOCK, PIPER/ClusPro), then clustering and local
+refinement.
+
+For every ligand rotation R of a near-uniform set, the score of all translations at once is
+
+    S_a[k] = IFFT( Σ_j G_a[j] · conj(FFT(L_R[j])) )[k],    G_a[j] = Σ_{(i, j, term)} w_a[term] · FFT(R[i])
+
+for each weight vector (arm) a over the terms of :mod:`grids` (shapes: receptor channels R (C_r, X, Y, Z), ligand
+channels L_R (C_l, X, Y, Z), S_a (X, Y, Z)). Rotations go in batches sized to a memory budget; the best
+``per_rotation`` translations of each rotation are kept. Poses are then clustered by ligand Cα RMSD (greedy, the
+pose with most neighbours first, as ClusPro), ranked by cluster size or by best score, and each head is refined by
+the same correlation over the rotations within half a step of it and translations within ``refine_shift`` Å.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from ....graph.rigid import rotation_angle, rotation_count, rotation_set
+from ....terminal import progress_bar
+from .grids import TERMS, Body, GridSpec, ReceptorGrid, ligand_channels, products, receptor_grid
+
+DEFAULT_ARM = "shape+pair"
+
+
+def fitted_weights(arm: str = DEFAULT_ARM) -> dict[str, float]:
+    """The term weights of ``arm`` fitted on DB5.5 training complexes (``resources/docking_weights_db5_train.json``,
+    written by ``scripts/fit_docking_weights.py``)."""
+    import json
+    from importlib import resources
+
+    table = json.loads(resources.files("intergraph.protein.resources").joinpath(WEIGHTS).read_text())["arms"]
+    if arm not in table:
+        raise ValueError(f"no fitted weights for arm {arm!r}; fitted arms: {', '.join(table)}")
+    return table[arm]
+
+
+WEIGHTS = "docking_weights_db5_train.json"
+
+
+@dataclass
+class SearchConfig:
+    step: float = 15.0           # angular step (degrees): ⌈8π²/θ³⌉ rotations
+    grid: GridSpec = field(default_factory=GridSpec)
+    per_rotation: int = 1        # translations kept per rotation
+    pool: int = 1000             # best poses clustered (at most a quarter of all poses)
+    cluster_radius: float = 9.0  # Å, ligand Cα RMSD between poses of one cluster
+    rank_by: str = "size"        # clusters ranked by "size" (ClusPro) or "score"
+    refine_factor: float = 3.0   # local rotations at step / factor, within step / 2 of the head (~15)
+    refine_shift: float = 3.0    # Å, translations searched around the head
+    memory_mb: int = 768         # bound on the grids of one rotation batch
+
+
+@dataclass
+class Poses:
+    """Poses of the ligand body in the receptor's frame: y ↦ R y + t. rotation (P, 3, 3), translation (P, 3) Å,
+    score (P,)."""
+
+    rotation: torch.Tensor
+    translation: torch.Tensor
+    score: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def take(self, index) -> "Poses":
+        return Poses(self.rotation[index], self.translation[index], self.score[index])
+
+    def ca(self, body: Body) -> torch.Tensor:
+        """Ligand Cα coordinates (P, n, 3) in the receptor's frame."""
+        return body.ca.to(self.rotation) @ self.rotation.transpose(-1, -2) + self.translation[:, None, :]
+
+
+def weight_matrix(weights: list[dict[str, float]]) -> torch.Tensor:
+    """(A, T) weights over ``TERMS`` from one dict per arm; an unknown term is refused."""
+    for w in weights:
+        unknown = set(w) - set(TERMS)
+        if unknown:
+            raise ValueError(f"unknown score terms {sorted(unknown)}; terms: {', '.join(TERMS)}")
+    return torch.tensor([[float(w.get(t, 0.0)) for t in TERMS] for w in weights], dtype=torch.float64)
+
+
+class Correlator:
+    """FFT correlation of one receptor grid with rotated ligands, for A weight vectors at once.
+
+    With one arm the products are summed in Fourier space (one inverse FFT per rotation); with several, each
+    term gets its inverse FFT and the arms are weighted sums of the term grids."""
+
+    def __init__(self, grid: ReceptorGrid, ligand: Body, weights: torch.Tensor, pair, memory_mb: int = 768):
+        self.grid, self.ligand, self.pair = grid, ligand, pair
+        fr = torch.fft.rfftn(grid.grids, dim=(-3, -2, -1))
+        w = weights.to(torch.float64)
+        terms = [t for t in range(len(TERMS)) if bool(w[:, t].abs().sum() > 0)]
+        single = w.shape[0] == 1
+        self.combine = torch.ones(1, 1) if single else w[:, terms].float().to(fr.device)
+        outputs = 1 if single else len(terms)
+        factors: dict[tuple[int, int], torch.Tensor] = {}
+        for i, j, term in products(len(pair[0])):
+            t = TERMS.index(term)
+            if t not in terms:
+                continue
+            m = 0 if single else terms.index(t)
+            scale = float(w[0, t]) if single else 1.0
+            factors[(m, j)] = factors.get((m, j), 0) + scale * fr[i].conj()
+        self.used = sorted({j for _, j in factors})
+        self.factors = [(m, self.used.index(j), f) for (m, j), f in factors.items()]
+        self.outputs = outputs
+        voxels = math.prod(grid.shape)
+        per_rotation = voxels * 4 * (len(self.used) * 3 + 3 * outputs + weights.shape[0])
+        self.batch = max(1, int(memory_mb * 2 ** 20 // per_rotation))
+
+    def scores(self, rotations: torch.Tensor) -> torch.Tensor:
+        """(B, A, X, Y, Z) scores of every translation voxel for rotations (B, 3, 3)."""
+        shift = torch.zeros(rotations.shape[0], 3, dtype=torch.long)
+        lig = ligand_channels(self.ligand, rotations, shift, self.grid, self.pair)[:, self.used]
+        fl = torch.fft.rfftn(lig, dim=(-3, -2, -1))
+        y = torch.zeros((fl.shape[0], self.outputs) + fl.shape[2:], dtype=fl.dtype, device=fl.device)
+        for m, j, factor in self.factors:     # y = conj(Σ FFT(R_i) conj(FFT(L_j)))
+            y[:, m].addcmul_(factor, fl[:, j])
+        s = torch.fft.irfftn(y.conj(), s=self.grid.shape, dim=(-3, -2, -1))
+        if self.combine.shape == (1, 1):
+            return s
+        return torch.einsum("am,bmxyz->baxyz", self.combine, s)
+
+    def translation(self, voxels: torch.Tensor) -> torch.Tensor:
+        """Å translation of the ligand body for translation voxels (..., 3)."""
+        return self.grid.origin.to("cpu", torch.float64) + voxels.cpu().to(torch.float64) * self.grid.spec.spacing
+
+    def search(self, rotations: torch.Tensor, per_rotation: int = 1, label: str | None = None) -> list[Poses]:
+        """The best ``per_rotation`` translations of every rotation, for each arm (a progress bar when
+        ``label``)."""
+        found = [[] for _ in range(self.combine.shape[0])]
+        shape = torch.tensor(self.grid.shape)
+        with progress_bar(disable=label is None) as bar:
+            task = bar.add_task(label or "", total=len(rotations))
+            for start in range(0, len(rotations), self.batch):
+                rot = rotations[start:start + self.batch]
+                s = self.scores(rot).flatten(2)
+                val, idx = s.topk(per_rotation, dim=-1)
+                vox = torch.stack([idx // (shape[1] * shape[2]), (idx // shape[2]) % shape[1], idx % shape[2]], -1)
+                for a in range(len(found)):
+                    r = rot.to(torch.float64)[:, None].expand(-1, per_rotation, 3, 3).reshape(-1, 3, 3)
+                    found[a].append(Poses(r, self.translation(vox[:, a].reshape(-1, 3).cpu()),
+                                          val[:, a].reshape(-1).double().cpu()))
+                bar.advance(task, len(rot))
+        return [Poses(*(torch.cat([getattr(p, k) for p in arm]) for k in ("rotation", "translation", "score")))
+                for arm in found]
+
+
+def direct_terms(grid: ReceptorGrid, ligand: Body, poses: Poses, pair, batch: int = 8) -> torch.Tensor:
+    """(P, T) term values of poses computed directly: the ligand's channels drawn at each pose and multiplied
+    voxel by voxel with the receptor's. Poses must lie on the grid (translations = origin + voxel · spacing)."""
+    h = grid.spec.spacing
+    vox = torch.round((poses.translation - grid.origin.double().cpu()) / h).long()
+    rows = products(len(pair[0]))
+    out = torch.zeros(len(poses), len(TERMS), dtype=torch.float64)
+    for start in range(0, len(poses), batch):
+        sl = slice(start, start + batch)
+        lig = ligand_channels(ligand, poses.rotation[sl], vox[sl], grid, pair)
+        for i, j, term in rows:
+            out[sl, TERMS.index(term)] += (grid.grids[i] * lig[:, j]).flatten(1).sum(1).double().cpu()
+    return out
+
+
+@dataclass
+class Cluster:
+    center: int          # pose index with most neighbours
+    best: int            # pose index with the best score
+    members: torch.Tensor
+
+
+def cluster(poses: Poses, ligand: Body, radius: float) -> list[Cluster]:
+    """Greedy clustering by ligand Cα RMSD (no superposition): the pose with the most unclustered neighbours
+    within ``radius`` and those neighbours form a cluster; repeat. Clusters in order of formation (largest first)."""
+    ca = poses.ca(ligand).flatten(1)
+    d = torch.cdist(ca, ca) / math.sqrt(ligand.ca.shape[0])
+    near = d <= radius
+    free = torch.ones(len(poses), dtype=torch.bool)
+    out = []
+    while free.any():
+        counts = (near & free[None, :] & free[:, None]).sum(1)
+        counts[~free] = -1
+        c = int(counts.argmax())
+        members = torch.nonzero(near[c] & free).flatten()
+        best = int(members[poses.score[members].argmax()])
+        out.append(Cluster(c, best, members))
+        free[members] = False
+    return out
+
+
+def local_rotations(step: float, factor: float) -> torch.Tensor:
+    """Rotations within step / 2 of the identity from the set at step / factor, identity first."""
+    fine = rotation_set(rotation_count(step / factor))
+    near = fine[rotation_angle(torch.eye(3, dtype=torch.float64).expand_as(fine), fine) <= math.radians(step / 2)]
+    return torch.cat([torch.eye(3, dtype=torch.float64)[None], near])
+
+
+def best_near(corr: Correlator, rotations: torch.Tensor, translation: torch.Tensor, shift: float) -> Poses:
+    """For each rotation (R, 3, 3), the best translation within ``shift`` Å of ``translation`` (3,) (arm 0)."""
+    h = corr.grid.spec.spacing
+    centre = (translation - corr.grid.origin.double().cpu()) / h
+    axes = torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in corr.grid.shape), indexing="ij")
+    mask = (sum((g - c) ** 2 for g, c in zip(axes, centre)) <= (shift / h) ** 2).flatten()
+    ny, nz = corr.grid.shape[1], corr.grid.shape[2]
+    vals, voxels = [], []
+    for start in range(0, len(rotations), corr.batch):
+        s = corr.scores(rotations[start:start + corr.batch])[:, 0].flatten(1)
+        val, idx = s.masked_fill(~mask.to(s.device), -torch.inf).max(1)
+        vals.append(val.double().cpu())
+        idx = idx.cpu()
+        voxels.append(torch.stack([idx // (ny * nz), (idx // nz) % ny, idx % nz], 1))
+    return Poses(rotations.to(torch.float64), corr.translation(torch.cat(voxels)), torch.cat(vals))
+
+
+def refine(corr: Correlator, head: Poses, local: torch.Tensor, shift: float) -> Poses:
+    """Each head pose moved to the best pose among rotations R_local · R_head and translations within ``shift`` Å
+    of its own (arm 0 of the correlator)."""
+    out = []
+    for p in range(len(head)):
+        near = best_near(corr, local.to(torch.float64) @ head.rotation[p], head.translation[p], shift)
+        out.append(near.take(int(near.score.argmax())))
+    return Poses(*(torch.stack([getattr(o, f) for o in out]) for f in ("rotation", "translation", "score")))
+
+
+@dataclass
+class Docked:
+    """Ranked poses of one arm: ``poses`` (refined heads, best first), cluster sizes, and the pose set before
+    clustering (for decoys)."""
+
+    poses: Poses
+    sizes: list[int]
+    raw: Poses
+
+
+def dock_bodies(receptor: Body, ligand: Body, weights: list[dict[str, float]], cfg: SearchConfig,
+                potential=None, pair_channels: int = 3, top: int = 10, device=None,
+                label: str | None = None, rankings: tuple[str, ...] | None = None) -> list[dict[str, Docked]]:
+    """Global search, clustering, refinement and ranking of the ligand body against the receptor body, for each
+    weight vector in ``weights``; per arm, one :class:`Docked` per cluster ranking ("size", "score"; default
+    ``cfg.rank_by``)."""
+    from .grids import potential_channels
+
+    pair = potential_channels(potential, pair_channels if potential is not None else 0)
+    grid = receptor_grid(receptor, ligand.radius, cfg.grid, pair, device)
+    w = weight_matrix(weights)
+    corr = Correlator(grid, ligand, w, pair, cfg.memory_mb)
+    found = corr.search(rotation_set(rotation_count(cfg.step)), cfg.per_rotation, label)
+    local = local_rotations(cfg.step, cfg.refine_factor)
+    out = []
+    for a, arm in enumerate(found):
+        pool = arm.take(arm.score.argsort(descending=True)[:min(cfg.pool, max(1, len(arm) // 4))])
+        clusters = cluster(pool, ligand, cfg.cluster_radius)
+        single = Correlator(grid, ligand, w[a:a + 1], pair, cfg.memory_mb)
+        ranked, done = {}, {}     # a head ranked both ways is refined once
+        for rank_by in rankings or (cfg.rank_by,):
+            if rank_by not in ("size", "score"):
+                raise ValueError(f"clusters are ranked by size or score, not {rank_by!r}")
+            order = sorted(clusters, key=lambda c: -float(pool.score[c.best])) if rank_by == "score" else clusters
+            heads = [c.center if rank_by == "size" else c.best for c in order[:top]]
+            todo = [h for h in heads if h not in done]
+            if todo:
+                refined = refine(single, pool.take(torch.tensor(todo)), local, cfg.refine_shift)
+                done.update({h: refined.take(k) for k, h in enumerate(todo)})
+            poses = Poses(*(torch.stack([getattr(done[h], f) for h in heads])
+                            for f in ("rotation", "translation", "score")))
+            sizes = [len(c.members) for c in order[:top]]
+            if rank_by == "score":      # refined scores decide the final order
+                keep = poses.score.argsort(descending=True)
+                poses, sizes = poses.take(keep), [sizes[int(k)] for k in keep]
+            ranked[rank_by] = Docked(poses, sizes, pool)
+        out.append(ranked)
+    return out
+
+
+@dataclass
+class Placement:
+    """One ranked pose as the rigid motion x ↦ R x + t of the input ligand file into the input receptor's frame."""
+
+    rank: int
+    score: float
+    cluster_size: int
+    rotation: torch.Tensor
+    translation: torch.Tensor
+
+
+def dock_structures(receptor: Body, ligand: Body, arms: dict[str, dict[str, float]], cfg: SearchConfig,
+                    potential=None, top: int = 10, device=None, label: str | None = None,
+                    rankings: tuple[str, ...] | None = None) -> dict[str, list[Placement]]:
+    """:func:`dock_bodies` for named arms; poses returned as motions of the input ligand (receptor unchanged).
+    With several ``rankings``, results other than ``cfg.rank_by`` are named "ARM, by RANKING"."""
+    docked = dock_bodies(receptor, ligand, list(arms.values()), cfg, potential, top=top, device=device, label=label,
+                         rankings=rankings)
+    out = {}
+    for arm, by in zip(arms, docked):
+        for rank_by, d in by.items():
+            rows = []
+            for k in range(len(d.poses)):
+                r, t = ligand.to_original(d.poses.rotation[k], d.poses.translation[k], receptor)
+                rows.append(Placement(k + 1, float(d.poses.score[k]), d.sizes[k], r, t))
+            out[arm if rank_by == cfg.rank_by else f"{arm}, by {rank_by}"] = rows
+    return out

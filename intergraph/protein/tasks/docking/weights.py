@@ -1,0 +1,76 @@
+"""Choosing the term weights of the docking score on training complexes only.
+
+A candidate weight vector is judged by where the native funnel lands among the search's own best poses under it:
+for each training complex, the search's best ``pool`` poses (the decoys the search would rank) and the native
+funnel (the native pose, and the best translation within 4 Å of the native one for every rotation within a step
+of the native rotation: what a search near the native reaches); the funnel's rank is 1 + the number of decoys
+(ligand Cα RMSD > ``near`` Å from the native, receptor fixed) that outscore its best pose. Candidates are compared
+by the median rank over complexes. (A listwise likelihood fitted on such pools is biased by their selection: the
+pools hold only poses the starting weights rank high, and the fit turned the shape weight negative.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ....graph.rigid import rotation_count, rotation_set
+from .grids import TERMS, Body, potential_channels, receptor_grid
+from .search import Correlator, Poses, SearchConfig, best_near, direct_terms, local_rotations, weight_matrix
+
+
+@dataclass
+class Pool:
+    """Term values (P, T) of one complex's poses and whether each is near-native."""
+
+    terms: torch.Tensor
+    near: torch.Tensor
+
+
+def native_pose(receptor: Body, ligand: Body, receptor_true: Body,
+                ligand_true: Body) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, t) of the ligand body at its native place in the receptor body's frame, from the bound complex
+    (``*_true``: the same partners as in the complex; matched atom for atom with the inputs)."""
+    from ....graph.rigid import kabsch
+
+    original = ligand_true.atoms @ ligand_true.axes + ligand_true.center
+    lig_native = (original - receptor_true.center) @ receptor_true.axes.T
+    return kabsch(ligand.atoms, lig_native)
+
+
+def complex_pool(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torch.Tensor], cfg: SearchConfig,
+                 start: dict[str, float], potential, pair_channels: int = 3, pool: int = 300, near: float = 8.0,
+                 search: Pool | None = None) -> tuple[Pool, Pool]:
+    """Two pools of one training complex, with their term values and near-native labels: the search's best
+    ``pool`` poses under the ``start`` weights (or ``search``, computed before), and the native funnel as the search
+    would see it: the native pose, and for every rotation within a step of the native one, its best translation
+    within 4 Å of the native translation."""
+    pair = potential_channels(potential, pair_channels if potential is not None else 0)
+    grid = receptor_grid(receptor, ligand.radius, cfg.grid, pair)
+    corr = Correlator(grid, ligand, weight_matrix([start]), pair, cfg.memory_mb)
+    r0, t0 = native
+    truth = ligand.ca @ r0.T + t0
+
+    def labelled(poses: Poses) -> Pool:
+        rmsd = ((poses.ca(ligand) - truth) ** 2).sum(-1).mean(-1).sqrt()
+        return Pool(direct_terms(grid, ligand, poses, pair), rmsd <= near)
+
+    if search is None:
+        found = corr.search(rotation_set(rotation_count(cfg.step)), cfg.per_rotation)[0]
+        search = labelled(found.take(found.score.argsort(descending=True)[:pool]))
+    local = local_rotations(2 * cfg.step, cfg.refine_factor)
+    funnel = best_near(corr, local @ r0, t0, 4.0)
+    h = cfg.grid.spacing
+    on_grid = grid.origin.double() + torch.round((t0 - grid.origin.double()) / h) * h
+    exact = Poses(r0[None], on_grid[None], torch.zeros(1, dtype=torch.float64))
+    funnel = Poses(*(torch.cat([getattr(exact, f), getattr(funnel, f)]) for f in ("rotation", "translation", "score")))
+    return search, labelled(funnel)
+
+
+def funnel_rank(search: Pool, funnel: Pool, weights: dict[str, float]) -> int:
+    """Rank of the native funnel among the search's poses under ``weights``: 1 + the number of search poses that
+    are not near-native and score above the best funnel pose other than the exact native (which the search cannot
+    reach). ``search`` must be the search's own best poses under the same weights (other pools are biased)."""
+    w = torch.tensor([float(weights.get(t, 0.0)) for t in TERMS], dtype=torch.float64)
+    best = (funnel.terms[1:] @ w).max()
+    return int(((search.terms @ w)[~search.near] > best).sum()) + 1
