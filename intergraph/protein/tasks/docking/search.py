@@ -20,7 +20,7 @@ import torch
 
 from ....graph.rigid import rotation_angle, rotation_count, rotation_set
 from ....terminal import progress_bar
-from .grids import TERMS, Body, GridSpec, ReceptorGrid, ligand_channels, products, receptor_grid
+from .grids import TERMS, Body, GridSpec, ReceptorGrid, ligand_channels, potential_channels, products, receptor_grid
 
 DEFAULT_ARM = "shape+pair"
 
@@ -240,8 +240,6 @@ def dock_bodies(receptor: Body, ligand: Body, weights: list[dict[str, float]], c
     """Global search, clustering, refinement and ranking of the ligand body against the receptor body, for each
     weight vector in ``weights``; per arm, one :class:`Docked` per cluster ranking ("size", "score"; default
     ``cfg.rank_by``)."""
-    from .grids import potential_channels
-
     pair = potential_channels(potential, pair_channels if potential is not None else 0)
     grid = receptor_grid(receptor, ligand.radius, cfg.grid, pair, device)
     w = weight_matrix(weights)
