@@ -1,8 +1,10 @@
 """Training with a structure search: the Lightning module shared by every searchable model.
 
 Modes:
-- ``alternate`` (Li et al.'s code): one stream of training batches; even batches update the network weights
-  (SGD), odd batches the structure parameters (Adam), both on task loss + diversity loss;
+- ``alternate`` (Li et al.): one stream of training batches, both on task loss + diversity loss. With
+  ``interleave="both"`` (the default) every batch updates the network weights and then, after warm-up, the
+  structure parameters, so a searched model gets as many weight updates as a fixed one; ``"split"`` is the
+  official code's schedule (even batches the weights, odd batches the structure: half the weight updates);
 - ``darts1`` / ``darts2``: DARTS bilevel, first or second order; the training set is split in two halves, each
   step updates the structure on a batch of the second half, then the weights on a batch of the first;
 - ``fixed``: no structure parameters (a derived or single-operation structure): weights only;
@@ -38,8 +40,11 @@ class SearchConfig:
     structure_weight_decay: float = 1e-3
     diversity_weight: float = 0.1
     warmup_epochs: int = 0
+    interleave: str = "both"       # alternate mode: "both" (weights then structure on every batch) or "split"
 
     def __post_init__(self):
+        if self.interleave not in ("both", "split"):
+            raise InputError(f"interleave must be both or split, not {self.interleave!r}")
         if self.weight_optimizer not in ("sgd", "adam"):
             raise InputError(f"weight optimizer must be sgd or adam, not {self.weight_optimizer!r}")
         if self.mode not in MODES:
@@ -75,10 +80,19 @@ class SearchModule(TaskModule):
                 opt_s.step()
             batch = train
             structure_turn = False
-        elif mode == "alternate":
+        elif mode == "alternate" and self.search.interleave == "split":
             structure_turn = structure_turn and batch_idx % 2 == 1
+        elif mode == "alternate" and structure_turn:  # both: the weights first, then the structure
+            task = self._step(batch, opt_w, opt_w, opt_s)
+            self._step(batch, opt_s, opt_w, opt_s)
+            self.log("train/loss", task, prog_bar=True, batch_size=batch[1].shape[0], on_epoch=True, on_step=False)
+            return
+        task = self._step(batch, opt_s if structure_turn else opt_w, opt_w, opt_s)
+        self.log("train/loss", task, prog_bar=True, batch_size=batch[1].shape[0], on_epoch=True, on_step=False)
+
+    def _step(self, batch, opt, opt_w, opt_s) -> torch.Tensor:
+        """One optimiser step of ``opt`` on the batch's objective; returns the task loss."""
         loss, task = self.objective(batch)
-        opt = opt_s if structure_turn else opt_w
         opt_w.zero_grad()
         if opt_s is not None:
             opt_s.zero_grad()
@@ -86,8 +100,7 @@ class SearchModule(TaskModule):
         if self.cfg.gradient_clip:
             self.clip_gradients(opt, gradient_clip_val=self.cfg.gradient_clip, gradient_clip_algorithm="norm")
         opt.step()
-        n = batch[1].shape[0]
-        self.log("train/loss", task, prog_bar=True, batch_size=n, on_epoch=True, on_step=False)
+        return task.detach()
 
     def on_train_epoch_start(self):
         """Cosine decay of the weights' learning rate, a function of the epoch alone (so a resumed run

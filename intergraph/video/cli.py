@@ -18,17 +18,39 @@ def video_synth(
     out: Path = typer.Option(..., help="Dataset folder (frames, boxes, labels, splits); rerun to resume."),
     n: int = typer.Option(1100, "--n", help="Number of videos (labels cycle through the classes)."),
     seed: int = typer.Option(0), frames: int = typer.Option(16), size: int = typer.Option(112),
-    distractors: int = typer.Option(2, help="At most this many static distractor objects per video."),
+    distractors: int = typer.Option(2, help="Classic: at most this many static distractor objects per video."),
+    benchmark: str = typer.Option("classic", help="classic (11 interaction classes) or families (scene families "
+                                                  "whose labels need different operations)."),
+    box_order: str = typer.Option("shuffled", help="Box columns: shuffled in every frame, or one order per video."),
+    check: bool = typer.Option(False, "--check", help="Also print the benchmark's probes (node features of a frozen "
+                                                      "small3d backbone): family from the predictor's descriptor, "
+                                                      "label within family from it, a box-only oracle per family."),
 ) -> None:
     """Write synthetic interaction videos in the Something-Something / Something-Else layout."""
-    from .something import write_synthetic
-    from .synthetic import CLASSES, SyntheticConfig
+    import json
 
-    cfg = SyntheticConfig(frames=frames, size=size, distractors=distractors, seed=seed)
+    from .something import write_synthetic
+    from .synthetic import SyntheticConfig, classes_of
+
+    cfg = SyntheticConfig(frames=frames, size=size, distractors=distractors, seed=seed, benchmark=benchmark,
+                          box_order=box_order)
     with progress_bar() as bar:
         task = bar.add_task("rendering", total=n)
         write_synthetic(out, n, cfg, on_video=lambda: bar.advance(task))
-    console.print(f"{n} videos of {len(CLASSES)} classes -> {out.resolve()}")
+    console.print(f"{n} videos of {len(classes_of(cfg))} classes -> {out.resolve()}")
+    if check:
+        from .experiment import VideoDataConfig, synthetic_features
+        from .probes import check as probe
+        from .probes import format_check
+
+        if benchmark != "families":
+            raise InputError("--check probes scene families: use it with --benchmark families")
+        fs, split = synthetic_features(VideoDataConfig(videos=n, synthetic=cfg), out / "features.pt",
+                                       log=console.print)
+        result = probe(fs, split, seed)
+        (out / "probes.json").write_text(json.dumps(result, indent=1))
+        console.print(format_check(result))
+        console.print(f"  {(out / 'probes.json').resolve()}")
 
 
 @app.command("extract")
@@ -103,6 +125,41 @@ def video_evaluate(run: Path = typer.Argument(..., help="A `video search` run fo
     console.print(f"{run}: {r['videos']} test videos, top-1 {r['test/top1']:.4f}, top-5 {r['test/top5']:.4f}")
 
 
+@app.command("arms")
+def video_arms(
+    out: Path = typer.Option(..., help="Results folder; rerun to resume (finished runs are reused)."),
+    videos: int = typer.Option(1800, help="Videos of the families benchmark (a third per family)."),
+    seeds: str = typer.Option("0,1,2,3,4", help="Training seeds (comma list); the data set stays the same."),
+    data_seed: int = typer.Option(0, help="Seed of the rendered videos and the frozen backbone."),
+    epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
+    ops: str = typer.Option("basic", help="Candidate operations: basic, paper or a comma list."),
+    lr: float = typer.Option(3e-3), structure_lr: float = typer.Option(3e-3),
+    warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
+) -> None:
+    """Every arm on the families benchmark: best fixed op, DARTS derived, mixed edges, uniform mixture, oracle
+    routing, adaptive (softmax / argmax at test, + derived training), shuffled routing; paired intervals."""
+    from ..train.config import TrainConfig
+    from ..train.search import SearchConfig
+    from .arms import run_arms
+    from .experiment import VideoDataConfig, VideoSearchRun
+    from .model import VideoModelConfig
+    from .synthetic import SyntheticConfig
+
+    base = VideoSearchRun(
+        data=VideoDataConfig(videos=videos, synthetic=SyntheticConfig(seed=data_seed, benchmark="families")),
+        model=VideoModelConfig(width=width, ops=ops),
+        train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
+                          early_stop_patience=epochs),
+        search=SearchConfig(weight_optimizer="adam", weight_lr=lr, structure_lr=structure_lr, warmup_epochs=warmup))
+    out.mkdir(parents=True, exist_ok=True)
+    options = dict(out=out, videos=videos, seeds=seeds, data_seed=data_seed, epochs=epochs, batch_size=batch_size,
+                   width=width, ops=ops, lr=lr, structure_lr=structure_lr, warmup=warmup)
+    (out / "command.txt").write_text("intergraph video arms " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in options.items()) + "\n")
+    run_arms(base, out, [int(s) for s in seeds.split(",")], log=console.print)
+    console.print((out / "summary.md").read_text())
+
+
 @app.command("search")
 def video_search(
     out: Path = typer.Option(..., help="Run folder; rerun to resume."),
@@ -111,6 +168,7 @@ def video_search(
     features: Optional[Path] = typer.Option(None, help="A feature store from `intergraph video extract` (same as "
                                                        "--data STORE)."),
     videos: int = typer.Option(1100, help="Synthetic: number of videos."),
+    benchmark: str = typer.Option("classic", help="Synthetic: classic or families."),
     ops: str = typer.Option("basic", help="Candidate operations: basic, paper (composites) or a comma list."),
     epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
     steps: int = typer.Option(3, help="Intermediate nodes per cell."), cells: int = typer.Option(1),
@@ -138,7 +196,7 @@ def video_search(
 
     data = str(features) if features is not None else data
     run = VideoSearchRun(
-        data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed),
+        data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed, benchmark=benchmark),
                              nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
         model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",

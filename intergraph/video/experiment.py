@@ -31,7 +31,16 @@ from ..train.search import SearchConfig, SearchModule
 from .features import FeatureSet, LabelledVideo, extract
 from .model import InteractionModel, VideoModelConfig
 from .nodes import NodeConfig, NodeExtractor
-from .synthetic import CAMERA_CLASSES, CLASSES, MOTION_CLASSES, SyntheticConfig, render, splits
+from .synthetic import (
+    CAMERA_CLASSES,
+    CLASSES,
+    MOTION_CLASSES,
+    SyntheticConfig,
+    class_groups,
+    classes_of,
+    render,
+    splits,
+)
 from .task import ClassificationTask
 
 CAMERA_OPS = {"back_incor", "comb_back"}
@@ -86,7 +95,8 @@ def synthetic_features(data: VideoDataConfig, cache: Path | None = None, progres
         task = bar.add_task("synthetic videos -> node features", total=data.videos)
         fs = extract(synthetic_videos(range(data.videos), data.synthetic), extractor, batch_size=16, device=DEVICE,
                      on_batch=lambda n: bar.advance(task, n),
-                     meta={"key": key, "classes": CLASSES, "splits": splits(data.videos)})
+                     meta={"key": key, "classes": classes_of(data.synthetic), "splits": splits(data.videos),
+                           "class_groups": class_groups(data.synthetic)})
     if cache is not None:
         fs.save(cache)
         log(f"node features of {len(fs)} synthetic videos -> {cache}")
@@ -97,7 +107,7 @@ def folder_features(data: VideoDataConfig, cache: Path | None = None, progress: 
                     log: Callable = print) -> tuple[FeatureSet, dict[str, list[int]]]:
     """Node features of a dataset folder (``intergraph video synth`` layout: frame folders, Something-Else
     boxes, split lists); unreadable videos are skipped and reported at the end, never silently."""
-    from .something import folder_videos, read_labels
+    from .something import folder_videos, groups_of, read_labels
 
     root = Path(data.source)
     classes = read_labels(root / "labels.json")
@@ -122,7 +132,8 @@ def folder_features(data: VideoDataConfig, cache: Path | None = None, progress: 
         raise InputError(f"{root}: a split has no readable video ({ {k: len(v) for k, v in parts.items()} })")
     fs = FeatureSet(*(torch.cat([getattr(parts[s], a) for s in parts])
                       for a in ("objects", "background", "layout", "mask", "labels")),
-                    [i for s in parts for i in parts[s].ids], {"key": key, "classes": classes})
+                    [i for s in parts for i in parts[s].ids],
+                    {"key": key, "classes": classes, "class_groups": groups_of(root)})
     n_train, n_val = len(parts["train"]), len(parts["val"])
     fs.meta["splits"] = {"train": list(range(n_train)), "val": list(range(n_train, n_train + n_val)),
                          "test": list(range(n_train + n_val, len(fs)))}

@@ -47,9 +47,25 @@ class FeatureSet:
         v, t, n, c = self.objects.shape
         return {"frames": t, "nodes_per_frame": n, "background_per_frame": self.background.shape[2], "channels": c}
 
+    @property
+    def group_names(self) -> list[str] | None:
+        """Names of the videos' groups (scene families), in order of first appearance among the classes;
+        None unless ``meta["class_groups"]`` gives the group of every class."""
+        groups = self.meta.get("class_groups")
+        return list(dict.fromkeys(groups)) if groups else None
+
+    def groups(self) -> torch.Tensor | None:
+        """(V,) group index of every video, or None."""
+        names = self.group_names
+        if names is None:
+            return None
+        of_class = torch.tensor([names.index(g) for g in self.meta["class_groups"]])
+        return of_class[self.labels]
+
     def graph(self, index) -> VideoGraph:
+        groups = self.groups()
         return VideoGraph(self.objects[index].float(), self.background[index].float(), self.layout[index].float(),
-                          self.mask[index])
+                          self.mask[index], None if groups is None else groups[index])
 
     def subset(self, index: list[int]) -> "FeatureSet":
         idx = torch.as_tensor(index, dtype=torch.long)

@@ -3,6 +3,7 @@ frame, and the 9-d layout of every object node."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -15,6 +16,7 @@ class VideoGraph:
     background: torch.Tensor  # (B, T, M, C) background grid node features
     layout: torch.Tensor      # (B, T, N, 9)
     mask: torch.Tensor        # (B, T, N) bool: False for padding (fewer boxes than N)
+    group: Optional[torch.Tensor] = None  # (B,) long: each video's group (scene family), where known
 
     def __post_init__(self):
         b, t, n, _ = self.objects.shape
@@ -26,10 +28,10 @@ class VideoGraph:
 
     def to(self, device) -> "VideoGraph":
         return VideoGraph(self.objects.to(device), self.background.to(device), self.layout.to(device),
-                          self.mask.to(device))
+                          self.mask.to(device), None if self.group is None else self.group.to(device))
 
     def with_features(self, objects: torch.Tensor, background: torch.Tensor) -> "VideoGraph":
-        return VideoGraph(objects, background, self.layout, self.mask)
+        return VideoGraph(objects, background, self.layout, self.mask, self.group)
 
 
 def layout_vectors(boxes: torch.Tensor, width: float, height: float) -> torch.Tensor:

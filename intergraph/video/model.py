@@ -2,8 +2,14 @@
 operations, and a classifier on the mean object node and the mean background node (as in the paper).
 
 Structures: ``adaptive`` (a zero-initialised Linear on the video's global background descriptor predicts every
-edge's operation weights: one structure per video), ``global`` (DARTS: one α for all videos), or ``fixed``
-(a derived :class:`Structure`, no structure parameters).
+edge's operation weights: one structure per video), ``global`` (DARTS: one α for all videos), ``fixed`` (a
+derived :class:`Structure`, no structure parameters), ``mixture`` (every candidate but ``zero`` with equal
+weight on every edge, kept at test: the capacity-matched non-adaptive reference) or ``routed`` (oracle
+routing: each video's group, e.g. its scene family, picks a given fixed structure).
+
+Shortcuts are off by default: layout enters node attention only (as the paper; ``layout_embedding`` adds it to
+every object feature), and the classifier reads the pooled object nodes only (``head_descriptor`` also feeds it
+the mean background node that the structure predictor reads, so the head could use the cue directly).
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from ..search.cell import CellStack, cell_edges
+from ..search.cell import ZERO, CellStack, cell_edges
 from ..search.structure import PREDICTORS, Structure, derive, diversity_loss, structure_weights
 from .graph import LAYOUT_DIM, VideoGraph
 from .ops import OpSpace, candidates
@@ -31,11 +37,13 @@ class VideoModelConfig:
     ops: str = "basic"              # preset ("basic", "paper") or comma-separated operation names
     steps: int = 3
     cells: int = 1
-    structure: str = "adaptive"     # adaptive | global | fixed
+    structure: str = "adaptive"     # adaptive | global | fixed | mixture | routed
     fixed: Optional[dict] = None    # a Structure as a dict, for structure == "fixed"
+    routes: Optional[list] = None   # routed: one Structure dict per group index (VideoGraph.group)
     kernel: int = 7
     identity_dropout: float = 0.5
-    layout_embedding: bool = True   # add a learned embedding of each node's 9-d layout to its features
+    layout_embedding: bool = False  # add a learned embedding of each node's 9-d layout to its features
+    head_descriptor: bool = False   # feed the mean background node to the classifier too
     descriptor: str = "background"  # what the structure predictor reads: "background" (the paper: mean
                                     # background node) or "motion" (mean background and object nodes, and
                                     # their change from the first to the second half of the clip)
@@ -74,6 +82,25 @@ class InteractionModel(nn.Module):
                                  f"{cfg.cells} cell(s) of {cfg.steps} steps")
             self.cells = CellStack(space, fixed.candidates(), cfg.width, cfg.steps, cfg.cells)
             self.predictor = None
+        elif cfg.structure in ("mixture", "routed"):
+            self.predictor = None
+            if cfg.structure == "routed":
+                if not cfg.routes:
+                    raise InputError("a routed structure needs `routes` (one structure per group)")
+                routes = [Structure.from_dict(r) for r in cfg.routes]
+                if any(r.steps != cfg.steps or len(r.cells) != cfg.cells for r in routes):
+                    raise InputError(f"every route needs {cfg.cells} cell(s) of {cfg.steps} steps")
+                cfg.op_names = [ZERO] + sorted({op for r in routes for op in r.usage()} - {ZERO})
+                table = torch.zeros(len(routes), cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
+                for g, r in enumerate(routes):
+                    for c, cell in enumerate(r.cells):
+                        for e, op in enumerate(cell):
+                            table[g, c, e, cfg.op_names.index(op)] = 1.0
+            else:
+                keep = torch.tensor([n != ZERO for n in cfg.op_names], dtype=torch.float)
+                table = (keep / keep.sum()).expand(1, cfg.cells, len(cell_edges(cfg.steps)), -1).clone()
+            self.register_buffer("table", table)
+            self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
         elif cfg.structure in PREDICTORS:
             self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
             if cfg.descriptor not in ("background", "motion"):
@@ -81,9 +108,9 @@ class InteractionModel(nn.Module):
             d = cfg.width * (4 if cfg.descriptor == "motion" else 1)
             self.predictor = PREDICTORS[cfg.structure](d, cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
         else:
-            raise InputError(f"structure must be adaptive, global or fixed, not {cfg.structure!r}")
+            raise InputError(f"structure must be adaptive, global, fixed, mixture or routed, not {cfg.structure!r}")
         self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = nn.Linear(cfg.steps * cfg.width + cfg.width, cfg.classes)
+        self.classifier = nn.Linear(cfg.steps * cfg.width + (cfg.width if cfg.head_descriptor else 0), cfg.classes)
 
     @property
     def searchable(self) -> bool:
@@ -103,25 +130,45 @@ class InteractionModel(nn.Module):
             objects = objects + self.layout(graph.layout)
         return objects * graph.mask[..., None], self.reduce(graph.background)
 
-    def forward(self, graph: VideoGraph, derive_structure: bool = False) -> VideoOutput:
+    def structure_of(self, graph: VideoGraph, derive: bool = False) -> Optional[torch.Tensor]:
+        """Structure weights (B, cells, edges, ops) of each video: predicted (softmax, or the argmax structure
+        with ``derive``), routed by ``graph.group``, the uniform mixture, or None for a fixed structure."""
+        if self.cfg.structure == "fixed":
+            return None
+        b = graph.objects.shape[0]
+        if self.cfg.structure == "mixture":
+            return self.table.expand(b, *self.table.shape[1:])
+        if self.cfg.structure == "routed":
+            if graph.group is None:
+                raise InputError("oracle routing needs each video's group (a benchmark with scene families)")
+            return self.table[graph.group]
+        objects, background = self._nodes(graph)
+        return structure_weights(self.predictor(self._predictor_input(objects, background, graph.mask)),
+                                 self.cfg.op_names, derive=derive)
+
+    def forward(self, graph: VideoGraph, derive_structure: bool = False,
+                weights: Optional[torch.Tensor] = None) -> VideoOutput:
+        """Logits of each video, with its own structure (or the given ``weights``, e.g. another video's)."""
         objects, background = self._nodes(graph)
         g = graph.with_features(objects, background)
-        descriptor = background.mean(dim=(1, 2))
         b = objects.shape[0]
-        if self.predictor is None:
-            weights = None
+        if weights is None and self.predictor is not None:
+            weights = structure_weights(self.predictor(self._predictor_input(objects, background, graph.mask)),
+                                        self.cfg.op_names, derive=derive_structure)
+        elif weights is None:
+            weights = self.structure_of(graph)
+        diversity = diversity_loss(weights) if self.predictor is not None else objects.new_zeros(())
+        if weights is None:
             cell_weights = [[objects.new_ones(b, 1)] * self.cells.n_edges for _ in self.cells.cells]
-            diversity = objects.new_zeros(())
         else:
-            logits = self.predictor(self._predictor_input(objects, background, graph.mask))
-            weights = structure_weights(logits, self.cfg.op_names, derive=derive_structure)
-            diversity = diversity_loss(weights)
             cell_weights = [[weights[:, c, e] for e in range(self.cells.n_edges)] for c in range(len(self.cells.cells))]
         nodes = self.cells(objects, cell_weights, g)
         valid = graph.mask[..., None].float()
         pooled = (nodes * valid).sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1.0)
-        logits = self.classifier(self.dropout(torch.cat([pooled, descriptor], dim=-1)))
-        return VideoOutput(logits, weights, diversity)
+        if self.cfg.head_descriptor:
+            pooled = torch.cat([pooled, background.mean(dim=(1, 2))], dim=-1)
+        return VideoOutput(self.classifier(self.dropout(pooled)), weights if self.predictor is not None else None,
+                           diversity)
 
     def _predictor_input(self, objects: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.cfg.descriptor == "background":
@@ -138,9 +185,9 @@ class InteractionModel(nn.Module):
 
     @torch.no_grad()
     def derived_structures(self, graph: VideoGraph) -> list[Structure]:
-        """Each video's test-time structure (argmax per edge, ``zero`` excluded)."""
-        if self.predictor is None:
+        """Each video's test-time structure (argmax per edge, ``zero`` excluded; the route of a routed model)."""
+        if self.cfg.structure == "fixed":
             return [Structure.from_dict(self.cfg.fixed)] * graph.objects.shape[0]
-        objects, background = self._nodes(graph)
-        logits = self.predictor(self._predictor_input(objects, background, graph.mask))
-        return derive(structure_weights(logits, self.cfg.op_names, derive=True), self.cfg.op_names, self.cfg.steps)
+        if self.cfg.structure == "mixture":
+            raise InputError("the uniform mixture has no single derived structure")
+        return derive(self.structure_of(graph, derive=True), self.cfg.op_names, self.cfg.steps)

@@ -31,7 +31,7 @@ from ..errors import InputError
 from .features import LabelledVideo
 from .io import VIDEO_SUFFIXES, FrameFolder, VideoDataError, open_video
 from .sampling import clip_indices, train_indices
-from .synthetic import CLASSES, SyntheticConfig, render, splits
+from .synthetic import SyntheticConfig, class_groups, classes_of, render, splits
 from .transforms import ClipTransform, flip_pairs
 
 FRAME = "{:04d}.jpg"
@@ -44,7 +44,7 @@ def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticCon
 
     out = Path(out)
     (out / "frames").mkdir(parents=True, exist_ok=True)
-    (out / "labels.json").write_text(json.dumps({c: str(i) for i, c in enumerate(CLASSES)}, indent=1))
+    (out / "labels.json").write_text(json.dumps({c: str(i) for i, c in enumerate(classes_of(cfg))}, indent=1))
     annotations = {}
     lists = {name: [] for name in ("train", "val", "test")}
     split_of = {i: name for name, idx in splits(n).items() for i in idx}
@@ -61,10 +61,10 @@ def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticCon
             shutil.rmtree(folder, ignore_errors=True)
             tmp.replace(folder)
         annotations[vid] = [
-            {"name": f"{vid}/{FRAME.format(f + 1)}", "nr_instances": len(v.roles),
+            {"name": f"{vid}/{FRAME.format(f + 1)}", "nr_instances": len(v.roles[f]),
              "labels": [{"box2d": dict(zip(("x1", "y1", "x2", "y2"), map(float, box))), "category": role,
                          "standard_category": role, "gt_annotation": f"object {k}"}
-                        for k, (box, role) in enumerate(zip(v.boxes[f], v.roles))]}
+                        for k, (box, role) in enumerate(zip(v.boxes[f], v.roles[f]))]}
             for f in range(cfg.frames)]
         lists[split_of[i]].append(f"{vid} {cfg.frames} {v.label}")
         if on_video:
@@ -72,8 +72,15 @@ def write_synthetic(out: str | Path, n: int, cfg: SyntheticConfig = SyntheticCon
     (out / "annotations.json").write_text(json.dumps(annotations))
     for name, lines in lists.items():
         (out / f"{name}.txt").write_text("\n".join(lines) + "\n")
-    (out / "synthetic.json").write_text(json.dumps({"videos": n, **cfg.__dict__}, indent=1))
+    (out / "synthetic.json").write_text(json.dumps({"videos": n, **cfg.__dict__, "class_groups": class_groups(cfg)},
+                                                   indent=1))
     return out
+
+
+def groups_of(root: str | Path) -> list[str] | None:
+    """The family of every class, for a folder written by ``video synth --benchmark families`` (None otherwise)."""
+    path = Path(root) / "synthetic.json"
+    return json.loads(path.read_text()).get("class_groups") if path.exists() else None
 
 
 def read_labels(path: str | Path) -> list[str]:

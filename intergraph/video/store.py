@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..graph.io import atomic_save
 from .features import FeatureSet, extract
 from .nodes import NodeConfig, NodeExtractor
-from .something import ClipSpec, folder_videos, labels_file, read_labels
+from .something import ClipSpec, folder_videos, groups_of, labels_file, read_labels
 
 FORMAT = "intergraph.video.store/1"
 
@@ -100,4 +100,4 @@ def load_store(path: str | Path) -> FeatureSet:
     return FeatureSet(*(torch.stack([it[k] for it in items]) for k in ("objects", "background", "layout", "mask")),
                       torch.tensor([it["label"] for it in items]), ids,
                       {"classes": index["classes"], "splits": splits, "skipped": index["skipped"],
-                       "store": str(path)})
+                       "store": str(path), "class_groups": groups_of(index["config"]["source"])})

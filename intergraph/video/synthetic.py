@@ -1,4 +1,5 @@
-"""Synthetic interaction videos: the built-in default of the video system.
+"""Synthetic interaction videos: the built-in default of the video system (``benchmark="classic"``, below; the
+``families`` benchmark lives in :mod:`.families` and is rendered through :func:`render` too).
 
 Deterministic (video i of seed s is the same whatever the dataset size), numpy only, about a millisecond per
 video. Each video: ``frames`` frames of ``size``×``size`` RGB, a smooth textured background larger than the
@@ -10,7 +11,7 @@ scene (camera pans), which only the background reveals apart from "move together
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +33,7 @@ CLASSES = [
 # horizontal flip: direction-sensitive classes swap (the rest keep their label)
 FLIP_LABELS = {6: 7, 7: 6, 8: 9, 9: 8}
 CAMERA_CLASSES = [6, 7]
+BENCHMARKS = ("classic", "families")
 MOTION_CLASSES = [0, 1, 2, 3, 5, 8, 9]
 
 
@@ -42,8 +44,16 @@ class SyntheticConfig:
     distractors: int = 2    # at most this many static distractor objects (0..distractors per video)
     noise: float = 4.0      # pixel noise (0-255 scale)
     seed: int = 0
+    benchmark: str = "classic"   # classic (the 11 classes below) or families (see .families)
+    box_order: str = "shuffled"  # box columns in a new random order every frame, or "video": one order per video
 
     def __post_init__(self):
+        if self.benchmark not in BENCHMARKS:
+            raise InputError(f"benchmark must be one of {', '.join(BENCHMARKS)}, not {self.benchmark!r}")
+        if self.benchmark == "families" and self.frames < 8:
+            raise InputError(f"the families benchmark needs at least 8 frames (a path, then a rest), got {self.frames}")
+        if self.box_order not in ("shuffled", "video"):
+            raise InputError(f"box_order must be shuffled or video, not {self.box_order!r}")
         if self.size < 96 or self.frames < 2:
             raise InputError(f"synthetic videos need frames >= 2 and size >= 96 pixels (motions are laid out in "
                              f"pixels), got {self.frames} frames of {self.size}")
@@ -54,7 +64,12 @@ class Video:
     frames: np.ndarray  # (T, H, W, 3) uint8
     boxes: np.ndarray   # (T, K, 4) float32 pixel x1, y1, x2, y2 (K objects, same order in every frame)
     label: int
-    roles: list         # role of each box column: "A", "B", "distractor"
+    roles: list         # roles[t][k]: role of box column k in frame t ("A", "B", "distractor", ...)
+    scene: dict = field(default_factory=dict)  # what else the generator placed (families: patch corners)
+
+    def track(self, role: str) -> np.ndarray:
+        """(T, 4) boxes of the (first) object with ``role``, frame by frame, whatever the column order."""
+        return np.stack([self.boxes[t, r.index(role)] for t, r in enumerate(self.roles)])
 
 
 def _texture(rng: np.random.Generator, h: int, w: int, smooth: int) -> np.ndarray:
@@ -142,7 +157,12 @@ def _trajectories(rng: np.random.Generator, label: int, cfg: SyntheticConfig, sa
 
 
 def render(index: int, cfg: SyntheticConfig = SyntheticConfig(), label: int | None = None) -> Video:
-    """Video ``index`` of the dataset with seed ``cfg.seed`` (label ``index % classes`` unless given)."""
+    """Video ``index`` of the dataset with seed ``cfg.seed`` (label ``index % classes`` unless given); the
+    ``families`` benchmark is rendered by :mod:`.families`."""
+    if cfg.benchmark == "families":
+        from .families import render_family
+
+        return render_family(index, cfg, label)
     rng = np.random.default_rng([cfg.seed, index])
     label = index % len(CLASSES) if label is None else label
     s, T = cfg.size, cfg.frames
@@ -162,29 +182,57 @@ def render(index: int, cfg: SyntheticConfig = SyntheticConfig(), label: int | No
         roles.append("distractor")
     margin = int(np.ceil(np.abs(cam).max())) + 2
     world = 0.5 * _texture(rng, s + 2 * margin, s + 2 * margin, int(rng.integers(6, 16))) + 64  # muted
-    order = rng.permutation(len(sprites))  # box columns in a per-video random order
+    return draw(rng, cfg, world, margin, cam, sprites, paths, roles, label)
+
+
+def draw(rng: np.random.Generator, cfg: SyntheticConfig, world: np.ndarray, margin: int, cam: np.ndarray,
+         sprites: list, paths: list, roles: list[str], label: int) -> Video:
+    """Frames of sprites moving on ``world`` (seen through a camera at ``margin + cam``), their boxes and pixel
+    noise. Sprites are drawn in reverse role order (the first on top). Box columns: one random order per video
+    (``box_order="video"``), or a new random order in every frame (``"shuffled"``, the default: no column
+    identifies an object across frames, as with detector proposals)."""
+    s, T, k_all = cfg.size, cfg.frames, len(sprites)
+    orders = [rng.permutation(k_all)] * T if cfg.box_order == "video" else [rng.permutation(k_all) for _ in range(T)]
     frames = np.empty((T, s, s, 3), np.float64)
-    boxes = np.zeros((T, len(sprites), 4), np.float32)
+    boxes = np.zeros((T, k_all, 4), np.float32)
     for f in range(T):
         ox, oy = margin + cam[f, 0], margin + cam[f, 1]
         x0, y0 = int(round(ox)), int(round(oy))
         frame = world[y0:y0 + s, x0:x0 + s].copy()
-        for k in range(len(sprites)):  # draw in role order (A over B over distractors)
-            k = len(sprites) - 1 - k
+        col_of = np.argsort(orders[f])  # column of sprite k in this frame
+        for k in reversed(range(k_all)):
             colours, mask = sprites[k]
-            px, py = paths[k][f] - cam[f]
-            px, py = int(round(px)), int(round(py))
+            px, py = (int(round(v)) for v in paths[k][f] - cam[f])
             size = mask.shape[0]
             xa, ya, xb, yb = max(px, 0), max(py, 0), min(px + size, s), min(py + size, s)
             if xa < xb and ya < yb:
                 m = mask[ya - py:yb - py, xa - px:xb - px]
                 frame[ya:yb, xa:xb][m] = colours[ya - py:yb - py, xa - px:xb - px][m]
-            col = int(np.nonzero(order == k)[0][0])
-            boxes[f, col] = [np.clip(px, 0, s), np.clip(py, 0, s), np.clip(px + size, 0, s), np.clip(py + size, 0, s)]
+            boxes[f, col_of[k]] = [np.clip(px, 0, s), np.clip(py, 0, s), np.clip(px + size, 0, s),
+                                   np.clip(py + size, 0, s)]
         frames[f] = frame
     if cfg.noise:
         frames += rng.normal(0, cfg.noise, frames.shape)
-    return Video(np.clip(frames, 0, 255).astype(np.uint8), boxes, label, [roles[k] for k in order])
+    return Video(np.clip(frames, 0, 255).astype(np.uint8), boxes, label,
+                 [[roles[k] for k in order] for order in orders])
+
+
+def classes_of(cfg: SyntheticConfig) -> list[str]:
+    """Class names of the configured benchmark."""
+    if cfg.benchmark == "families":
+        from .families import CLASSES as FAMILY_CLASSES
+
+        return list(FAMILY_CLASSES)
+    return list(CLASSES)
+
+
+def class_groups(cfg: SyntheticConfig) -> list[str] | None:
+    """The family of every class (families benchmark), or None."""
+    if cfg.benchmark == "families":
+        from .families import CLASS_FAMILY, FAMILIES
+
+        return [FAMILIES[k].name for k in CLASS_FAMILY]
+    return None
 
 
 def splits(n: int, fractions=(0.7, 0.15, 0.15)) -> dict[str, list[int]]:

@@ -1,0 +1,134 @@
+"""Oracle routing, the uniform mixture, shortcut switches, evaluation protocols and the arms' statistics."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from intergraph.errors import InputError
+from intergraph.search.structure import Structure
+from intergraph.video.arms import ARMS, mixed_edges, nmi, paired, predict, run_arms, training_runs
+from intergraph.video.features import FeatureSet
+from intergraph.video.model import InteractionModel, VideoModelConfig
+
+from .helpers import random_features, tiny_run
+
+
+def grouped(n=12, seed=0) -> FeatureSet:
+    """Random features whose classes fall in two groups: classes 0, 1 -> group a, class 2 -> group b."""
+    fs = random_features(n, seed=seed)
+    fs.meta["class_groups"] = ["a", "a", "b"]
+    return fs
+
+
+def model_of(**kw) -> InteractionModel:
+    torch.manual_seed(0)
+    return InteractionModel(VideoModelConfig(in_channels=16, width=16, frames=4, nodes_per_frame=3,
+                                             background_per_frame=4, classes=3, kernel=3, **kw)).eval()
+
+
+def test_groups_come_from_the_class_of_each_video():
+    fs = grouped()
+    assert fs.group_names == ["a", "b"]
+    assert fs.groups().tolist() == [0 if y < 2 else 1 for y in fs.labels.tolist()]
+    assert fs.graph(torch.arange(3)).group.tolist() == fs.groups()[:3].tolist()
+    assert random_features(6).groups() is None
+
+
+def test_oracle_routing_uses_only_the_operations_of_each_group():
+    routes = [Structure.uniform("diff_prop", 3).to_dict(), Structure.uniform("node_att", 3).to_dict()]
+    model = model_of(structure="routed", routes=routes)
+    assert model.structure_parameters() == [] and model.cfg.op_names == ["zero", "diff_prop", "node_att"]
+    fs = grouped()
+    g = fs.graph(torch.arange(len(fs)))
+    before = model(g).logits
+    with torch.no_grad():  # change every node-attention parameter: only group b's videos may notice
+        for name, p in model.named_parameters():
+            if "node_att" in name:
+                p.add_(torch.randn_like(p))
+    after = model(g).logits
+    in_a = g.group == 0
+    assert torch.allclose(before[in_a], after[in_a]) and not torch.allclose(before[~in_a], after[~in_a])
+    assert [s.cells[0][0] for s in model.derived_structures(g)] == [["diff_prop", "node_att"][k] for k in g.group]
+    with pytest.raises(InputError, match="group"):
+        model(random_features(4).graph(torch.arange(4)))
+    with pytest.raises(InputError, match="routes"):
+        model_of(structure="routed")
+
+
+def test_uniform_mixture_weighs_every_operation_but_zero_equally():
+    model = model_of(structure="mixture")
+    w = model.structure_of(random_features(4).graph(torch.arange(4)))
+    assert w.shape == (4, 1, 6, 7) and torch.all(w[..., 0] == 0) and torch.allclose(w[..., 1:], torch.tensor(1 / 6))
+    assert model.structure_parameters() == [] and not model.searchable
+    with pytest.raises(InputError, match="mixture"):
+        model.derived_structures(random_features(2).graph(torch.arange(2)))
+
+
+def test_shortcuts_are_off_by_default():
+    """No layout embedding: without node attention the output ignores the boxes' layout; the head reads the
+    pooled object nodes only, so the background changes the output only through the operations."""
+    model = model_of(structure="fixed", fixed=Structure.uniform("diff_prop", 3).to_dict())
+    assert model.layout is None and model.classifier.in_features == 3 * 16
+    fs = random_features(4)
+    g = fs.graph(torch.arange(4))
+    moved = copy.copy(g)
+    moved.layout = torch.rand_like(g.layout)
+    moved.background = torch.randn_like(g.background)
+    assert torch.allclose(model(g).logits, model(moved).logits)
+    with_cues = model_of(structure="fixed", fixed=Structure.uniform("diff_prop", 3).to_dict(),
+                         layout_embedding=True, head_descriptor=True)
+    assert with_cues.classifier.in_features == 4 * 16
+    assert not torch.allclose(with_cues(g).logits, with_cues(moved).logits)
+
+
+def test_protocols_of_a_searched_model():
+    fs = grouped(16)
+    model = model_of()  # zero-initialised predictor: every video derives the same structure
+    argmax = predict(model, fs, "argmax")
+    assert np.array_equal(predict(model, fs, "shuffled", seed=3), argmax)
+    with torch.no_grad():
+        model.predictor.linear.weight.normal_(0, 5.0)
+    assert predict(model, fs, "softmax").shape == (16,)
+    with pytest.raises(InputError, match="protocol"):
+        predict(model, fs, "vote")
+    with pytest.raises(InputError, match="shuffled"):
+        predict(model_of(structure="mixture"), fs, "shuffled")
+
+
+def test_nmi_and_paired_differences_by_hand():
+    s = [Structure.uniform(op, 3) for op in ("diff_prop", "diff_prop", "node_att", "node_att")]
+    assert nmi(s, np.array([0, 0, 1, 1])) == pytest.approx(1.0)
+    assert nmi([s[0]] * 4, np.array([0, 0, 1, 1])) == pytest.approx(0.0)
+    correct = {"a": [np.array([1, 1, 1, 0], bool), np.array([1, 1, 0, 0], bool)],
+               "b": [np.array([1, 0, 0, 0], bool), np.array([1, 0, 0, 0], bool)]}
+    mean, lo, hi = paired(correct, "a", "b")
+    assert mean == pytest.approx((2 / 4 + 1 / 4) / 2) and lo <= mean <= hi and lo >= 0.0
+    edges = mixed_edges(["zero", "identity", "diff_prop"], 3, 1)
+    assert edges.cells == [["identity", "diff_prop"] * 3]
+
+
+def test_every_arm_is_trained_on_the_same_features(tmp_path):
+    base = tiny_run(epochs=1)
+    base.model.ops = "zero,identity,diff_prop"
+    runs = training_runs(base, [Structure.uniform("diff_prop", 3), Structure.uniform("identity", 3)])
+    assert set(runs) == {"fixed:identity", "fixed:diff_prop", "mixed edges", "uniform mixture", "oracle routing",
+                         "darts", "adaptive"}
+    assert runs["adaptive"].search.mode == "alternate" and runs["oracle routing"].model.structure == "routed"
+
+
+def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
+    from intergraph.video.experiment import VideoDataConfig
+    from intergraph.video.nodes import NodeConfig
+    from intergraph.video.synthetic import SyntheticConfig
+
+    base = tiny_run(epochs=1)
+    base.model.ops = "zero,identity,diff_prop,back_incor,node_att"
+    base.data = VideoDataConfig(videos=36, synthetic=SyntheticConfig(benchmark="families", frames=8, size=96),
+                                nodes=NodeConfig(nodes_per_frame=4))
+    summary = run_arms(base, tmp_path / "arms", seeds=[0], progress=False, log=lambda *a: None)
+    assert set(summary["top1"]) == set(ARMS) and summary["groups"] == ["motion", "place", "crowd"]
+    assert (tmp_path / "arms" / "summary.md").read_text().count("| oracle routing |") == 1
+    assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
+    rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
+    assert len(rows) == 1 + len(ARMS) + 4  # + each single-operation run beside the best one
