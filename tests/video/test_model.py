@@ -173,3 +173,17 @@ def test_derived_training_keeps_the_structure_predictor_and_trains_the_rest(tmp_
         if k.startswith("predictor."):
             assert torch.equal(before[k], after[k]), k
     assert not torch.equal(before["classifier.weight"], after["classifier.weight"])
+
+
+@pytest.mark.parametrize("interleave,weight_steps,structure_steps", [("both", 6, 6), ("split", 4, 2)])
+def test_alternating_search_counts_its_updates(tmp_path, interleave, weight_steps, structure_steps):
+    """3 batches x 2 epochs: "both" updates the weights on every batch (as many updates as a fixed structure)
+    and the structure after them; "split" (the official code) gives each half of the batches."""
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    run = tiny_run(epochs=2)
+    run.search.interleave = interleave
+    train_run(run, fs, split, tmp_path / interleave, 3, progress=False, log=lambda *_: None)
+    ckpt = torch.load(tmp_path / interleave / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    opt_w, opt_s = ckpt["optimizer_states"]
+    assert int(opt_w["state"][0]["step"]) == weight_steps and int(opt_s["state"][0]["step"]) == structure_steps
