@@ -9,13 +9,14 @@ from the background. The families, their classes, the operation meant to solve t
 - ``motion``: A approaches / moves away from / passes / circles a static B (relations of motion over time:
   difference propagation, temporal convolution); interference: two static background patches of the kinds
   used by ``place``, which background incorporation attends to for nothing.
-- ``place``: A crosses the scene and ends (and stays) on one of two patches placed at random, a checked one
-  and a striped one of the same two colours (so the same mean colour); A's path has the same statistics
-  whichever patch it ends on (object–background relation: background incorporation); interference: B and
-  a distractor wander at random (nuisance motion for the motion operations).
-- ``crowd``: three objects of one colour and one outlier of another drift together; the label is the
-  outlier's shape (disc or square), the crowd's shapes are random (picking out one node: node attention);
-  interference: every object jitters.
+- ``place``: A crosses the scene and comes to rest beside one of two checked patches placed at random, a warm
+  one and a cool one (both in every video of the family and never covered, so the mean background does not
+  tell which A picks);
+  A's path has the same statistics whichever patch it ends on (object–background relation: background
+  incorporation); interference: B and a distractor wander at random (nuisance motion for the motion operations).
+- ``crowd``: two warm and two cool objects; three drift together, the odd one moves against them; the label
+  is the odd one's hue, which no average over the objects or the frame shows (picking out one node: node
+  attention); interference: every object jitters.
 
 The camera is static in every family. ``FAMILIES`` holds them as named data with the hand-chosen structure
 of each (6 edges: a cell of 3 steps), which the oracle-routing arm uses.
@@ -42,10 +43,10 @@ FAMILIES = (
     Family("motion", ("A approaches B", "A moves away from B", "A passes B", "A circles B"),
            (150.0, 95.0, 80.0), 0.0,
            ("diff_prop", "temp_conv", "diff_prop", "temp_conv", "diff_prop", "temp_conv")),
-    Family("place", ("A ends on the checked patch", "A ends on the striped patch"),
+    Family("place", ("A ends on the warm patch", "A ends on the cool patch"),
            (80.0, 140.0, 95.0), np.pi / 3,
            ("back_incor",) * 6),
-    Family("crowd", ("the odd one out is a disc", "the odd one out is a square"),
+    Family("crowd", ("the odd one out is warm", "the odd one out is cool"),
            (85.0, 100.0, 155.0), 2 * np.pi / 3,
            ("node_att",) * 6),
 )
@@ -74,22 +75,26 @@ def _world(rng: np.random.Generator, family: Family, side: int) -> np.ndarray:
     return np.clip(np.array(family.palette) + noise + 30 * wave[..., None], 0, 255)
 
 
-def _patch(kind: str, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
-    """A PATCH × PATCH texture of two colours in equal shares: 'checked' (4-pixel squares) or 'striped'."""
+def hue(rng: np.random.Generator, kind: str) -> np.ndarray:
+    """A random warm (red-orange) or cool (blue-cyan) RGB colour."""
+    r, g, b = rng.uniform(170, 230), rng.uniform(60, 150), rng.uniform(30, 80)
+    return np.array([r, g, b] if kind == "warm" else [b, g, r])
+
+
+def _patch(colour: np.ndarray) -> np.ndarray:
+    """A PATCH × PATCH checkerboard (4-pixel squares) of ``colour`` and a darker shade of it."""
     yy, xx = np.mgrid[:PATCH, :PATCH] // 4
-    sel = (xx + yy) % 2 if kind == "checked" else xx % 2
-    return np.where(sel[..., None] == 0, c1, c2)
+    return np.where(((xx + yy) % 2)[..., None] == 0, colour, 0.6 * colour)
 
 
 def _place_patches(rng: np.random.Generator, world: np.ndarray, s: int) -> np.ndarray:
-    """Paint a checked and a striped patch at random non-overlapping spots; their top-left corners (2, 2)."""
-    c1, c2 = rng.uniform(40, 215, (2, 3))
+    """Paint a warm and a cool patch at random non-overlapping spots; their top-left corners (2, 2)."""
     for _ in range(1000):
         corners = rng.uniform(6, s - 6 - PATCH, (2, 2))
         if np.abs(corners[0] - corners[1]).max() > PATCH + 20:
             break
-    for kind, (x, y) in zip(("checked", "striped"), corners.astype(int)):
-        world[y:y + PATCH, x:x + PATCH] = _patch(kind, c1, c2)
+    for kind, (x, y) in zip(("warm", "cool"), corners.astype(int)):
+        world[y:y + PATCH, x:x + PATCH] = _patch(hue(rng, kind))
     return corners
 
 
@@ -130,10 +135,16 @@ def render_family(index: int, cfg: SyntheticConfig, label: int | None = None) ->
             paths.append(np.repeat(rng.uniform(4, s - 4 - sd, 2)[None], T, 0))
             roles.append("distractor")
     elif family.name == "place":
-        corners = _place_patches(rng, world, s)  # checked, striped: both at random spots
+        corners = _place_patches(rng, world, s)  # warm, cool: both at random spots
         scene["patches"] = corners.tolist()
         sa = int(rng.integers(14, 20))
-        goal = corners[within] + (PATCH - sa) / 2 + rng.uniform(-2, 2, 2)
+        for _ in range(100):  # A rests beside the patch (2 px gap), never on it: the patch stays fully visible
+            side = rng.integers(4)
+            along = corners[within][side % 2] + (PATCH - sa) / 2 + rng.uniform(-4, 4)
+            across = corners[within][1 - side % 2] + (PATCH + 2 if side < 2 else -sa - 2)
+            goal = np.array([along, across] if side % 2 == 0 else [across, along])
+            if ((goal >= 2) & (goal <= s - 2 - sa)).all():
+                break
         for _ in range(100):  # start 35-55 px from the goal, inside the frame
             ang = rng.uniform(0, 2 * np.pi)
             start = goal + rng.uniform(35, 55) * np.array([np.cos(ang), np.sin(ang)])
@@ -141,26 +152,25 @@ def render_family(index: int, cfg: SyntheticConfig, label: int | None = None) ->
                 break
         arrive = int(rng.integers(T // 2, T - 3))
         frac = np.clip(t / arrive, 0, 1)[:, None]
-        a = start + (goal - start) * (3 * frac ** 2 - 2 * frac ** 3)  # ease in and out, then rest on the patch
+        a = start + (goal - start) * (3 * frac ** 2 - 2 * frac ** 3)  # ease in and out, then rest
         sprites, paths, roles = [_sprite(rng, sa)], [a], ["A"]
         for role in ("B", "distractor"):
             z = int(rng.integers(12, 18))
             sprites.append(_sprite(rng, z))
             paths.append(_wander(rng, T, z, s))
             roles.append(role)
-    else:  # crowd
-        colour, odd = rng.uniform(40, 215, (2, 3))
-        while np.abs(colour - odd).max() < 80:
-            odd = rng.uniform(40, 215, 3)
+    else:  # crowd: two warm and two cool objects; the odd one moves against the others' drift
+        kinds = [("warm", "cool")[within], ("cool", "warm")[within]]
+        kinds = [kinds[0], kinds[0], kinds[1], kinds[1]]
         drift = rng.uniform(1.0, 2.0) * np.array([np.cos(ang := rng.uniform(0, 2 * np.pi)), np.sin(ang)])
         sprites, paths, roles = [], [], []
         for j in range(4):
             z = int(rng.integers(14, 19))
-            shape = (1 if within == 0 else 0) if j == 0 else int(rng.integers(3))
-            sprites.append(_solid(rng, z, odd if j == 0 else colour, shape))
+            sprites.append(_solid(rng, z, hue(rng, kinds[j]), int(rng.integers(3))))
+            v = -drift if j == 0 else drift
             for _ in range(200):
-                start = rng.uniform(4, s - 4 - z, 2) - drift * T / 2
-                path = start + drift * t[:, None] + np.cumsum(rng.normal(0, 0.6, (T, 2)), 0)
+                start = rng.uniform(4, s - 4 - z, 2) - v * T / 2
+                path = start + v * t[:, None] + np.cumsum(rng.normal(0, 0.6, (T, 2)), 0)
                 if ((path >= 0) & (path <= s - z)).all() and all(
                         np.abs(path[0] - q[0]).max() > 18 for q in paths):
                     break
