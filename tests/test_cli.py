@@ -22,7 +22,7 @@ runner = CliRunner()
                                   ["protein", "featurize"], ["protein", "train"], ["protein", "evaluate"],
                                   ["protein", "predict"], ["protein", "compare"], ["protein", "tasks"],
                                   ["protein", "dock"], ["plm"], ["plm", "embed"], ["video"], ["video", "synth"],
-                                  ["video", "search"]])
+                                  ["video", "search"], ["video", "arms"]])
 def test_help_on_every_command(args):
     result = runner.invoke(app, args + ["--help"])
     assert result.exit_code == 0, result.output
@@ -212,3 +212,19 @@ def test_bad_settings_are_one_line_and_bugs_keep_their_traceback(tmp_path, monke
     monkeypatch.setattr("intergraph.protein.run.train", broken)
     result = runner.invoke(app, ["protein", "train", "--out", str(tmp_path / "r")])
     assert isinstance(result.exception, RuntimeError)  # not swallowed into a one-line message
+
+
+def test_video_synth_families_with_probes_and_group_aware_folder(tmp_path):
+    data = tmp_path / "families"
+    result = runner.invoke(app, ["video", "synth", "--out", str(data), "--n", "60", "--benchmark", "families",
+                                 "--check"])
+    assert result.exit_code == 0, result.output
+    probes = json.loads((data / "probes.json").read_text())
+    assert set(probes["families"]) == {"motion", "place", "crowd"} and probes["family_from_descriptor"] >= 0.8
+    assert "label from the boxes" in result.output
+    from intergraph.video.experiment import VideoDataConfig, folder_features
+
+    fs, split = folder_features(VideoDataConfig(source=str(data)), progress=False)
+    assert fs.group_names == ["motion", "place", "crowd"] and fs.groups() is not None
+    result = runner.invoke(app, ["video", "synth", "--out", str(tmp_path / "c"), "--n", "11", "--check"])
+    assert result.exit_code == 2 and "--benchmark families" in result.output
