@@ -117,14 +117,14 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
         slug = name.replace(":", "_").replace(" ", "_")
         models[name], _ = train_run(run, fs, split, out / slug, len(classes), progress, log)
     fixed = {n: m for n, m in models.items() if n.startswith("fixed:")}
-    val_acc = {n: float((predict(m, val) == val.labels.numpy()).mean()) for n, m in fixed.items()}
+    val_labels, val_groups = val.labels.numpy(), val.groups().numpy()
+    val_pred = {n: predict(m, val) for n, m in fixed.items()}
+    val_acc = {n: float((p == val_labels).mean()) for n, p in val_pred.items()}
     chosen["best fixed op"] = max(val_acc, key=val_acc.get)
     preds["best fixed op"] = predict(fixed[chosen["best fixed op"]], test)
     for name in fixed:
         preds[name] = predict(fixed[name], test)
     # the oracle from validation: each group routed to its best single operation on its own validation videos
-    val_groups, val_labels = val.groups().numpy(), val.labels.numpy()
-    val_pred = {n: predict(m, val) for n, m in fixed.items()}
     best_ops = [max(fixed, key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
                 for k in range(len(val.group_names))]
     chosen["oracle routing, chosen on validation"] = best_ops
@@ -151,8 +151,8 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     analysis = {"nmi_structure_group": nmi(structures, groups),
                 "distinct_structures": len({json.dumps(s.cells) for s in structures})}
     by_group = replace(test, labels=test.groups(), meta={**test.meta, "class_groups": None})
-    analysis["usage_by_group"] = structure_usage(adaptive, by_group, test.group_names, out / "adaptive" / "by_group")[
-        "usage"]
+    usage = structure_usage(adaptive, by_group, test.group_names, out / "adaptive" / "by_group", by="family")
+    analysis["usage_by_group"] = usage["usage"]
     tuned = copy.deepcopy(runs["adaptive"])
     tuned.search.mode, tuned.search.warmup_epochs = "derived", 0
     tuned.train.max_epochs = max(base.train.max_epochs // 2, 1)

@@ -257,7 +257,7 @@ def evaluate(model: InteractionModel, fs: FeatureSet, predictions: Path | None =
 
 @torch.no_grad()
 def structure_usage(model: InteractionModel, fs: FeatureSet, classes: list[str], out: Path,
-                    examples_per_class: int = 2) -> dict:
+                    examples_per_class: int = 2, by: str = "class") -> dict:
     """Per-class operation usage of the derived structures (CSV + heatmap PNG), the structure of every test
     video (JSON), example structures (PNG), and the share of camera / motion videos that select background
     incorporation / temporal convolution or difference propagation."""
@@ -293,7 +293,7 @@ def structure_usage(model: InteractionModel, fs: FeatureSet, classes: list[str],
             ax.text(j, i, f"{usage[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if usage[i, j] < usage.max() / 2 else "black")
     fig.colorbar(im, ax=ax, label="share of a video's edges")
-    ax.set_title("Operation usage of the derived structures, per class (test videos)")
+    ax.set_title(f"Operation usage of the derived structures, per {by} (test videos)")
     fig.tight_layout()
     fig.savefig(out / "usage.png", dpi=110)
     plt.close(fig)
