@@ -54,18 +54,20 @@ class FeatureSet:
         groups = self.meta.get("class_groups")
         return list(dict.fromkeys(groups)) if groups else None
 
+    def _class_groups(self) -> torch.Tensor | None:
+        """(classes,) group index of every class, or None."""
+        names = self.group_names
+        return None if names is None else torch.tensor([names.index(g) for g in self.meta["class_groups"]])
+
     def groups(self) -> torch.Tensor | None:
         """(V,) group index of every video, or None."""
-        names = self.group_names
-        if names is None:
-            return None
-        of_class = torch.tensor([names.index(g) for g in self.meta["class_groups"]])
-        return of_class[self.labels]
+        of_class = self._class_groups()
+        return None if of_class is None else of_class[self.labels]
 
     def graph(self, index) -> VideoGraph:
-        groups = self.groups()
+        of_class = self._class_groups()
         return VideoGraph(self.objects[index].float(), self.background[index].float(), self.layout[index].float(),
-                          self.mask[index], None if groups is None else groups[index])
+                          self.mask[index], None if of_class is None else of_class[self.labels[index]])
 
     def subset(self, index: list[int]) -> "FeatureSet":
         idx = torch.as_tensor(index, dtype=torch.long)

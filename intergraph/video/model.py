@@ -142,8 +142,12 @@ class InteractionModel(nn.Module):
             if graph.group is None:
                 raise InputError("oracle routing needs each video's group (a benchmark with scene families)")
             return self.table[graph.group]
-        objects, background = self._nodes(graph)
-        return structure_weights(self.predictor(self._predictor_input(objects, background, graph.mask)),
+        return self._predicted(*self._nodes(graph), graph.mask, derive)
+
+    def _predicted(self, objects: torch.Tensor, background: torch.Tensor, mask: torch.Tensor,
+                   derive: bool) -> torch.Tensor:
+        """The structure predictor's weights from reduced nodes (softmax, or one-hot with ``derive``)."""
+        return structure_weights(self.predictor(self._predictor_input(objects, background, mask)),
                                  self.cfg.op_names, derive=derive)
 
     def forward(self, graph: VideoGraph, derive_structure: bool = False,
@@ -153,8 +157,7 @@ class InteractionModel(nn.Module):
         g = graph.with_features(objects, background)
         b = objects.shape[0]
         if weights is None and self.predictor is not None:
-            weights = structure_weights(self.predictor(self._predictor_input(objects, background, graph.mask)),
-                                        self.cfg.op_names, derive=derive_structure)
+            weights = self._predicted(objects, background, graph.mask, derive_structure)
         elif weights is None:
             weights = self.structure_of(graph)
         diversity = diversity_loss(weights) if self.predictor is not None else objects.new_zeros(())
