@@ -27,7 +27,15 @@ import torch
 from ..errors import InputError
 from ..search.cell import ZERO
 from ..search.structure import Structure
-from .experiment import VideoSearchRun, loader, structure_usage, synthetic_features, train_run
+from .experiment import (
+    VideoSearchRun,
+    derived_tuning,
+    fixed_run,
+    loader,
+    structure_usage,
+    synthetic_features,
+    train_run,
+)
 from .features import FeatureSet
 from .model import InteractionModel
 
@@ -135,11 +143,10 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
         train_run(routed, fs, split, out / "oracle_routing_validation", len(classes), progress, log)[0], test)
     # DARTS' protocol: the derived global structure, retrained from scratch
     derived = models["darts"].derived_structures(fs.graph(torch.arange(1)))[0]
-    retrain = copy.deepcopy(base)
-    retrain.model.structure, retrain.search.mode, retrain.model.fixed = "fixed", "fixed", derived.to_dict()
     chosen["darts derived"] = json.dumps(derived.cells)
-    preds["darts derived"] = predict(train_run(retrain, fs, split, out / "darts_derived", len(classes), progress,
-                                               log)[0], test)
+    darts_model, _ = train_run(fixed_run(base, derived), fs, split, out / "darts_derived", len(classes), progress,
+                               log)
+    preds["darts derived"] = predict(darts_model, test)
     for name in ("mixed edges", "uniform mixture", "oracle routing"):
         preds[name] = predict(models[name], test)
     adaptive = models["adaptive"]
@@ -153,11 +160,9 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     by_group = replace(test, labels=test.groups(), meta={**test.meta, "class_groups": None})
     usage = structure_usage(adaptive, by_group, test.group_names, out / "adaptive" / "by_group", by="family")
     analysis["usage_by_group"] = usage["usage"]
-    tuned = copy.deepcopy(runs["adaptive"])
-    tuned.search.mode, tuned.search.warmup_epochs = "derived", 0
-    tuned.train.max_epochs = max(base.train.max_epochs // 2, 1)
-    preds["adaptive + derived"] = predict(train_run(tuned, fs, split, out / "adaptive_derived", len(classes),
-                                                    progress, log, adaptive.state_dict())[0], test)
+    tuned, _ = train_run(derived_tuning(runs["adaptive"]), fs, split, out / "adaptive_derived", len(classes),
+                         progress, log, adaptive.state_dict())
+    preds["adaptive + derived"] = predict(tuned, test)
     labels = test.labels.numpy()
     record = {"seed": base.train.seed, "chosen": chosen, "val_top1_fixed": val_acc, **analysis,
               "top1": {n: float((p == labels).mean()) for n, p in preds.items()},

@@ -314,6 +314,22 @@ def structure_usage(model: InteractionModel, fs: FeatureSet, classes: list[str],
             "distinct_structures": len({json.dumps(s.cells) for s in structures})}
 
 
+def derived_tuning(adaptive: VideoSearchRun) -> VideoSearchRun:
+    """The searched weights trained on with each video's derived structure (predictor frozen, no warm-up,
+    half the epochs)."""
+    tuned = copy.deepcopy(adaptive)
+    tuned.search.mode, tuned.search.warmup_epochs = "derived", 0
+    tuned.train.max_epochs = max(adaptive.train.max_epochs // 2, 1)
+    return tuned
+
+
+def fixed_run(base: VideoSearchRun, structure: Structure) -> VideoSearchRun:
+    """``base`` with a fixed, derived structure (DARTS' protocol: retrained from scratch)."""
+    run = copy.deepcopy(base)
+    run.model.structure, run.search.mode, run.model.fixed = "fixed", "fixed", structure.to_dict()
+    return run
+
+
 def variants(base: VideoSearchRun, baselines: bool = True, fixed_ops: list[str] | None = None
              ) -> dict[str, VideoSearchRun]:
     """The adaptive search; with ``baselines`` also global-α DARTS (first order) and one fixed structure per
@@ -386,16 +402,12 @@ def run_search(base: VideoSearchRun, out: Path, baselines: bool = True, fixed_op
         model = train(name, run)
         if name == "adaptive":
             # the searched weights, trained on with each video's derived structure (frozen predictor)
-            tuned = copy.deepcopy(run)
-            tuned.search.mode, tuned.search.warmup_epochs = "derived", 0
-            tuned.train.max_epochs = max(run.train.max_epochs // 2, 1)
-            model = train("adaptive + derived training", tuned, model.state_dict())
+            model = train("adaptive + derived training", derived_tuning(run), model.state_dict())
             analysis = structure_usage(model, features.subset(split["test"]), classes, out / "runs" / "adaptive")
         elif name == "darts":
             # DARTS' own protocol: the derived global structure, trained from scratch as a fixed network
             derived = model.derived_structures(features.graph(torch.arange(1)))[0]
-            retrain = copy.deepcopy(run)
-            retrain.model.structure, retrain.search.mode, retrain.model.fixed = "fixed", "fixed", derived.to_dict()
+            retrain = fixed_run(run, derived)
             derived.save(out / "runs" / "darts" / "structure.json")
             train("darts derived, retrained", retrain)
     write_table(rows, analysis, out)

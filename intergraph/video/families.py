@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic import SyntheticConfig, Video, _sprite, _trajectories, draw
+from .synthetic import SyntheticConfig, Video, _sprite, _trajectories, draw, shape_mask
 
 
 @dataclass(frozen=True)
@@ -184,8 +184,4 @@ def render_family(index: int, cfg: SyntheticConfig, label: int | None = None) ->
 def _solid(rng: np.random.Generator, s: int, colour: np.ndarray, shape: int) -> tuple[np.ndarray, np.ndarray]:
     """A sprite of one colour (slight texture): shape 0 square, 1 disc, 2 diamond."""
     pattern, _ = _sprite(rng, s)
-    pattern = 0.2 * pattern + 0.8 * colour
-    yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
-    mask = np.ones((s, s), bool) if shape == 0 else (xx ** 2 + yy ** 2 <= (s / 2) ** 2) if shape == 1 \
-        else (np.abs(xx) + np.abs(yy) <= s / 2)
-    return pattern, mask
+    return 0.2 * pattern + 0.8 * colour, shape_mask(s, shape)

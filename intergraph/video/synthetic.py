@@ -90,11 +90,14 @@ def _sprite(rng: np.random.Generator, s: int) -> tuple[np.ndarray, np.ndarray]:
     """A textured object: (s, s, 3) colours and a (s, s) shape mask (square, disc or diamond)."""
     base = rng.uniform(30, 225, 3)
     pattern = _texture(rng, s, s, 4) * 0.25 + base * 0.75
+    return pattern, shape_mask(s, int(rng.integers(3)))
+
+
+def shape_mask(s: int, kind: int) -> np.ndarray:
+    """(s, s) mask of a square (0), disc (1) or diamond (2)."""
     yy, xx = np.mgrid[:s, :s] - (s - 1) / 2
-    kind = rng.integers(3)
-    mask = np.ones((s, s), bool) if kind == 0 else (xx ** 2 + yy ** 2 <= (s / 2) ** 2) if kind == 1 \
+    return np.ones((s, s), bool) if kind == 0 else (xx ** 2 + yy ** 2 <= (s / 2) ** 2) if kind == 1 \
         else (np.abs(xx) + np.abs(yy) <= s / 2)
-    return pattern, mask
 
 
 def _trajectories(rng: np.random.Generator, label: int, cfg: SyntheticConfig, sa: int, sb: int):
