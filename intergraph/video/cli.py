@@ -125,6 +125,13 @@ def video_evaluate(run: Path = typer.Argument(..., help="A `video search` run fo
     console.print(f"{run}: {r['videos']} test videos, top-1 {r['test/top1']:.4f}, top-5 {r['test/top5']:.4f}")
 
 
+# the network options shared by `video arms` and `video search`
+HEAD_OPTION = typer.Option("mean", help="Classifier head: mean (the paper) or temporal (adds the late-minus-early mean "
+                                        "of the nodes, so the direction of time is seen).")
+LAYOUT_OPTION = typer.Option(False, help="Add a learned embedding of each box's layout to its object features (off: "
+                                         "layout enters node attention only, as the paper).")
+
+
 @app.command("arms")
 def video_arms(
     out: Path = typer.Option(..., help="Results folder; rerun to resume (finished runs are reused)."),
@@ -135,6 +142,8 @@ def video_arms(
     ops: str = typer.Option("basic", help="Candidate operations: basic, paper or a comma list."),
     lr: float = typer.Option(3e-3), structure_lr: float = typer.Option(3e-3),
     warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
+    head: str = HEAD_OPTION,
+    layout_embedding: bool = LAYOUT_OPTION,
 ) -> None:
     """Every arm on the families benchmark: best fixed op, DARTS derived, mixed edges, uniform mixture, oracle
     routing, adaptive (softmax / argmax at test, + derived training), shuffled routing; paired intervals."""
@@ -147,15 +156,16 @@ def video_arms(
 
     base = VideoSearchRun(
         data=VideoDataConfig(videos=videos, synthetic=SyntheticConfig(seed=data_seed, benchmark="families")),
-        model=VideoModelConfig(width=width, ops=ops),
+        model=VideoModelConfig(width=width, ops=ops, head=head, layout_embedding=layout_embedding),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                           early_stop_patience=epochs),
         search=SearchConfig(weight_optimizer="adam", weight_lr=lr, structure_lr=structure_lr, warmup_epochs=warmup))
     out.mkdir(parents=True, exist_ok=True)
     options = dict(out=out, videos=videos, seeds=seeds, data_seed=data_seed, epochs=epochs, batch_size=batch_size,
-                   width=width, ops=ops, lr=lr, structure_lr=structure_lr, warmup=warmup)
+                   width=width, ops=ops, lr=lr, structure_lr=structure_lr, warmup=warmup, head=head)
     (out / "command.txt").write_text("intergraph video arms " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in options.items()) + "\n")
+        f"--{k.replace('_', '-')} {v}" for k, v in options.items())
+        + (" --layout-embedding" if layout_embedding else "") + "\n")
     run_arms(base, out, [int(s) for s in seeds.split(",")], log=console.print)
     console.print((out / "summary.md").read_text())
 
@@ -181,6 +191,8 @@ def video_search(
     fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
     descriptor: str = typer.Option("background", help="What predicts each video's structure: background (the "
                                    "paper) or motion (background + objects and their change over the clip)."),
+    head: str = HEAD_OPTION,
+    layout_embedding: bool = LAYOUT_OPTION,
     backbone: str = typer.Option("small3d", help="small3d, r3d_18, r2plus1d_18 or mc3_18."),
     weights: Optional[Path] = typer.Option(None, help="Backbone weights (a state dict); random init without."),
     seed: int = typer.Option(0),
@@ -198,7 +210,8 @@ def video_search(
     run = VideoSearchRun(
         data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed, benchmark=benchmark),
                              nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
-        model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor),
+        model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor, head=head,
+                               layout_embedding=layout_embedding),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                           early_stop_patience=10, seed=seed),
         search=SearchConfig(weight_optimizer=weight_optimizer, weight_lr=lr, structure_lr=structure_lr,

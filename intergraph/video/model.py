@@ -10,6 +10,11 @@ routing: each video's group, e.g. its scene family, picks a given fixed structur
 Shortcuts are off by default: layout enters node attention only (as the paper; ``layout_embedding`` adds it to
 every object feature), and the classifier reads the pooled object nodes only (``head_descriptor`` also feeds it
 the mean background node that the structure predictor reads, so the head could use the cue directly).
+
+Heads: ``mean`` (the paper) reads h = mean over frames and nodes of the cell outputs, which is blind to the
+direction of time whenever the operations are (every one but temporal convolution); ``temporal`` reads
+[h, h₂ − h₁], h₁ and h₂ the means over the first and the second half of the frames, so "approach" and
+"move away" (each other's time reversal) can be told apart. Shapes: nodes (B, T, N, C) -> (B, C) or (B, 2C).
 """
 from __future__ import annotations
 
@@ -24,6 +29,13 @@ from ..search.cell import ZERO, CellStack, cell_edges
 from ..search.structure import PREDICTORS, Structure, derive, diversity_loss, structure_weights
 from .graph import LAYOUT_DIM, VideoGraph
 from .ops import OpSpace, candidates
+
+HEADS = ("mean", "temporal")
+
+
+def _mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """(B, T, N, C) features, (B, T, N, 1) validity -> (B, C) mean over the valid nodes."""
+    return (x * valid).sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1.0)
 
 
 @dataclass
@@ -44,6 +56,7 @@ class VideoModelConfig:
     identity_dropout: float = 0.5
     layout_embedding: bool = False  # add a learned embedding of each node's 9-d layout to its features
     head_descriptor: bool = False   # feed the mean background node to the classifier too
+    head: str = "mean"              # "mean" (the paper) or "temporal" (adds the second-half minus first-half mean)
     descriptor: str = "background"  # what the structure predictor reads: "background" (the paper: mean
                                     # background node) or "motion" (mean background and object nodes, and
                                     # their change from the first to the second half of the clip)
@@ -109,8 +122,11 @@ class InteractionModel(nn.Module):
             self.predictor = PREDICTORS[cfg.structure](d, cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
         else:
             raise InputError(f"structure must be adaptive, global, fixed, mixture or routed, not {cfg.structure!r}")
+        if cfg.head not in HEADS:
+            raise InputError(f"head must be one of {', '.join(HEADS)}, not {cfg.head!r}")
         self.dropout = nn.Dropout(cfg.dropout)
-        self.classifier = nn.Linear(cfg.steps * cfg.width + (cfg.width if cfg.head_descriptor else 0), cfg.classes)
+        pooled = cfg.steps * cfg.width * (2 if cfg.head == "temporal" else 1)
+        self.classifier = nn.Linear(pooled + (cfg.width if cfg.head_descriptor else 0), cfg.classes)
 
     @property
     def searchable(self) -> bool:
@@ -166,12 +182,22 @@ class InteractionModel(nn.Module):
         else:
             cell_weights = [[weights[:, c, e] for e in range(self.cells.n_edges)] for c in range(len(self.cells.cells))]
         nodes = self.cells(objects, cell_weights, g)
-        valid = graph.mask[..., None].float()
-        pooled = (nodes * valid).sum(dim=(1, 2)) / valid.sum(dim=(1, 2)).clamp_min(1.0)
+        pooled = self._pool(nodes, graph.mask)
         if self.cfg.head_descriptor:
             pooled = torch.cat([pooled, background.mean(dim=(1, 2))], dim=-1)
         return VideoOutput(self.classifier(self.dropout(pooled)), weights if self.predictor is not None else None,
                            diversity)
+
+    def _pool(self, nodes: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T, N, C) cell outputs -> (B, C) mean over valid nodes, or (B, 2C) [mean, h₂ − h₁] (``temporal``)."""
+        valid = mask[..., None].float()
+
+        pooled = _mean(nodes, valid)
+        if self.cfg.head == "temporal":
+            half = max(nodes.shape[1] // 2, 1)
+            late, early = _mean(nodes[:, half:], valid[:, half:]), _mean(nodes[:, :half], valid[:, :half])
+            pooled = torch.cat([pooled, late - early], dim=-1)
+        return pooled
 
     def _predictor_input(self, objects: torch.Tensor, background: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.cfg.descriptor == "background":
@@ -179,12 +205,9 @@ class InteractionModel(nn.Module):
         half = objects.shape[1] // 2 or 1
         valid = mask[..., None].float()
 
-        def mean(x, m):
-            return (x * m).sum(dim=(1, 2)) / m.sum(dim=(1, 2)).clamp_min(1.0)
-
-        obj = [mean(objects[:, :half], valid[:, :half]), mean(objects[:, half:], valid[:, half:])]
+        obj = [_mean(objects[:, :half], valid[:, :half]), _mean(objects[:, half:], valid[:, half:])]
         bg = [background[:, :half].mean(dim=(1, 2)), background[:, half:].mean(dim=(1, 2))]
-        return torch.cat([background.mean(dim=(1, 2)), mean(objects, valid), obj[1] - obj[0], bg[1] - bg[0]], -1)
+        return torch.cat([background.mean(dim=(1, 2)), _mean(objects, valid), obj[1] - obj[0], bg[1] - bg[0]], -1)
 
     @torch.no_grad()
     def derived_structures(self, graph: VideoGraph) -> list[Structure]:

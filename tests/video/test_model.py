@@ -1,3 +1,4 @@
+import copy
 import json
 import os
 import subprocess
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from intergraph.errors import InputError
 from intergraph.search.structure import Structure, derive
 from intergraph.train.search import SearchConfig, SearchModule
 from intergraph.video.experiment import train_run
@@ -187,3 +189,27 @@ def test_alternating_search_counts_its_updates(tmp_path, interleave, weight_step
     ckpt = torch.load(tmp_path / interleave / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     opt_w, opt_s = ckpt["optimizer_states"]
     assert int(opt_w["state"][0]["step"]) == weight_steps and int(opt_s["state"][0]["step"]) == structure_steps
+
+
+def test_the_mean_head_is_blind_to_time_reversal_and_the_temporal_head_is_not():
+    """With time-symmetric operations (difference propagation) and the paper's mean head, a clip and its time
+    reversal get the same logits; the temporal head [h, h₂ − h₁] tells them apart, and its second half changes
+    sign under reversal (checked on the pooled features)."""
+    torch.manual_seed(0)
+    fixed = Structure.uniform("diff_prop", 3).to_dict()
+    g = random_features(4).graph(torch.arange(4))
+    rev = copy.copy(g)
+    rev.objects, rev.background, rev.mask = g.objects.flip(1), g.background.flip(1), g.mask.flip(1)
+    rev.layout = g.layout.flip(1)
+    mean_head = small_model(structure="fixed", fixed=fixed).eval()
+    assert torch.allclose(mean_head(g).logits, mean_head(rev).logits, atol=1e-5)
+    temporal = small_model(structure="fixed", fixed=fixed, head="temporal").eval()
+    assert temporal.classifier.in_features == 2 * 3 * 16
+    assert not torch.allclose(temporal(g).logits, temporal(rev).logits, atol=1e-3)
+    nodes = torch.randn(2, 4, 3, 5)
+    mask = torch.ones(2, 4, 3, dtype=torch.bool)
+    a, b = temporal._pool(nodes, mask), temporal._pool(nodes.flip(1), mask)
+    assert torch.allclose(a[:, :5], b[:, :5], atol=1e-6) and torch.allclose(a[:, 5:], -b[:, 5:], atol=1e-6)
+    assert torch.allclose(a[:, 5:], nodes[:, 2:].mean(dim=(1, 2)) - nodes[:, :2].mean(dim=(1, 2)), atol=1e-6)
+    with pytest.raises(InputError, match="head"):
+        small_model(head="max")
