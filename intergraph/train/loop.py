@@ -101,6 +101,7 @@ class TaskModule(L.LightningModule):
         super().__init__()
         self.model, self.task, self.cfg = model, task, cfg
         self._val: list[dict[str, np.ndarray]] = []
+        self.val_metrics: dict[str, float] = {}  # the last validation epoch's metrics
 
     def forward(self, batch):
         return self.model(batch)
@@ -125,8 +126,9 @@ class TaskModule(L.LightningModule):
             return
         collected = {k: np.concatenate([v[k] for v in self._val]) for k in self._val[0]}
         self._val = []
-        for name, value in self.task.metrics(collected).items():
-            self.log(f"val/{name}", float(value), prog_bar=name in ("auroc", "rmse", "top1"), sync_dist=True)
+        self.val_metrics = {f"val/{name}": float(value) for name, value in self.task.metrics(collected).items()}
+        for name, value in self.val_metrics.items():
+            self.log(name, value, prog_bar=name[4:] in ("auroc", "rmse", "top1"), sync_dist=True)
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)

@@ -41,8 +41,13 @@ class SearchConfig:
     diversity_weight: float = 0.1
     warmup_epochs: int = 0
     interleave: str = "both"       # alternate mode: "both" (weights then structure on every batch) or "split"
+    schedule: str = "cosine"       # weights' learning rate: "cosine" over the epochs, or "plateau" (the paper:
+                                   # times TrainConfig.plateau_factor after plateau_patience epochs without a
+                                   # better validation TrainConfig.monitor)
 
     def __post_init__(self):
+        if self.schedule not in ("cosine", "plateau"):
+            raise InputError(f"schedule must be cosine or plateau, not {self.schedule!r}")
         if self.interleave not in ("both", "split"):
             raise InputError(f"interleave must be both or split, not {self.interleave!r}")
         if self.weight_optimizer not in ("sgd", "adam"):
@@ -102,9 +107,22 @@ class SearchModule(TaskModule):
         opt.step()
         return task.detach()
 
+    def on_validation_epoch_end(self):
+        """After the metrics: the plateau schedule's step on the monitored validation metric."""
+        super().on_validation_epoch_end()
+        if self.search.schedule == "plateau" and not self.trainer.sanity_checking:
+            value = self.val_metrics.get(self.cfg.monitor, self.trainer.callback_metrics.get(self.cfg.monitor))
+            if value is None:
+                raise InputError(f"the plateau schedule monitors {self.cfg.monitor!r}, which validation does not "
+                                 f"report (it reports {sorted(self.val_metrics)})")
+            self.lr_schedulers().step(float(value))
+
     def on_train_epoch_start(self):
         """Cosine decay of the weights' learning rate, a function of the epoch alone (so a resumed run
-        continues the schedule exactly, whenever the checkpoint was written)."""
+        continues the schedule exactly, whenever the checkpoint was written); the plateau schedule is stepped
+        after validation instead."""
+        if self.search.schedule != "cosine":
+            return
         opts = self.optimizers()
         opt_w = opts[0] if isinstance(opts, list) else opts
         scale = 0.5 * (1 + math.cos(math.pi * self.current_epoch / max(self.cfg.max_epochs, 1)))
@@ -119,8 +137,11 @@ class SearchModule(TaskModule):
         params = self.model.weight_parameters()
         opt_w = torch.optim.SGD(params, lr=s.weight_lr, momentum=0.9, weight_decay=s.weight_decay) \
             if s.weight_optimizer == "sgd" else torch.optim.Adam(params, lr=s.weight_lr, weight_decay=s.weight_decay)
-        if s.mode in ("fixed", "derived"):
-            return opt_w
-        opt_s = torch.optim.Adam(self.model.structure_parameters(), lr=s.structure_lr, betas=(0.5, 0.999),
-                                 weight_decay=s.structure_weight_decay)
-        return [opt_w, opt_s]
+        opts = [opt_w]
+        if s.mode not in ("fixed", "derived"):
+            opts.append(torch.optim.Adam(self.model.structure_parameters(), lr=s.structure_lr, betas=(0.5, 0.999),
+                                         weight_decay=s.structure_weight_decay))
+        if s.schedule == "plateau":  # stepped by hand after each validation; checkpointed with the optimisers
+            return opts, [torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt_w, mode=self.cfg.mode, factor=self.cfg.plateau_factor, patience=self.cfg.plateau_patience)]
+        return opts if len(opts) > 1 else opt_w

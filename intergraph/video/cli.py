@@ -125,9 +125,18 @@ def video_evaluate(run: Path = typer.Argument(..., help="A `video search` run fo
     console.print(f"{run}: {r['videos']} test videos, top-1 {r['test/top1']:.4f}, top-5 {r['test/top5']:.4f}")
 
 
-# the network options shared by `video arms` and `video search`
+# the options shared by `video arms` and `video search`
 HEAD_OPTION = typer.Option("mean", help="Classifier head: mean (the paper) or temporal (adds the late-minus-early mean "
                                         "of the nodes, so the direction of time is seen).")
+RECIPE_OPTION = typer.Option("ours", help="Settings to start from: ours (Adam 3e-3, cosine, 4 warm-up epochs, basic "
+                                          "operations) or paper (the official space and schedule: SGD 0.01 with "
+                                          "plateau decay, structure Adam 1e-4, no warm-up, valid temporal "
+                                          "convolution); the options below override it.")
+OPS_OPTION = typer.Option(None, help="Candidate operations: basic, paper (composites) or a comma list (default: the "
+                                     "recipe's).")
+LR_OPTION = typer.Option(None, help="Learning rate of the network weights (default: the recipe's).")
+STRUCTURE_LR_OPTION = typer.Option(None, help="Adam learning rate of the structure (default: the recipe's).")
+WARMUP_OPTION = typer.Option(None, help="Epochs of weight training before structure updates (default: the recipe's).")
 LAYOUT_OPTION = typer.Option(False, help="Add a learned embedding of each box's layout to its object features (off: "
                                          "layout enters node attention only, as the paper).")
 
@@ -139,9 +148,10 @@ def video_arms(
     seeds: str = typer.Option("0,1,2,3,4", help="Training seeds (comma list); the data set stays the same."),
     data_seed: int = typer.Option(0, help="Seed of the rendered videos and the frozen backbone."),
     epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
-    ops: str = typer.Option("basic", help="Candidate operations: basic, paper or a comma list."),
-    lr: float = typer.Option(3e-3), structure_lr: float = typer.Option(3e-3),
-    warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
+    recipe: str = RECIPE_OPTION,
+    ops: Optional[str] = OPS_OPTION,
+    lr: Optional[float] = LR_OPTION, structure_lr: Optional[float] = STRUCTURE_LR_OPTION,
+    warmup: Optional[int] = WARMUP_OPTION,
     head: str = HEAD_OPTION,
     layout_embedding: bool = LAYOUT_OPTION,
 ) -> None:
@@ -151,18 +161,22 @@ def video_arms(
     from ..train.search import SearchConfig
     from .arms import run_arms
     from .experiment import VideoDataConfig, VideoSearchRun
+    from .experiment import recipe as recipe_of
     from .model import VideoModelConfig
     from .synthetic import SyntheticConfig
 
+    model, search = recipe_of(recipe, dict(ops=ops), dict(weight_lr=lr, structure_lr=structure_lr,
+                                                          warmup_epochs=warmup))
     base = VideoSearchRun(
         data=VideoDataConfig(videos=videos, synthetic=SyntheticConfig(seed=data_seed, benchmark="families")),
-        model=VideoModelConfig(width=width, ops=ops, head=head, layout_embedding=layout_embedding),
+        model=VideoModelConfig(width=width, head=head, layout_embedding=layout_embedding, **model),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                           early_stop_patience=epochs),
-        search=SearchConfig(weight_optimizer="adam", weight_lr=lr, structure_lr=structure_lr, warmup_epochs=warmup))
+        search=SearchConfig(**search))
     out.mkdir(parents=True, exist_ok=True)
     options = dict(out=out, videos=videos, seeds=seeds, data_seed=data_seed, epochs=epochs, batch_size=batch_size,
-                   width=width, ops=ops, lr=lr, structure_lr=structure_lr, warmup=warmup, head=head)
+                   width=width, recipe=recipe, ops=model["ops"], lr=search["weight_lr"],
+                   structure_lr=search["structure_lr"], warmup=search["warmup_epochs"], head=head)
     (out / "command.txt").write_text("intergraph video arms " + " ".join(
         f"--{k.replace('_', '-')} {v}" for k, v in options.items())
         + (" --layout-embedding" if layout_embedding else "") + "\n")
@@ -179,14 +193,15 @@ def video_search(
                                                        "--data STORE)."),
     videos: int = typer.Option(1100, help="Synthetic: number of videos."),
     benchmark: str = typer.Option("classic", help="Synthetic: classic or families."),
-    ops: str = typer.Option("basic", help="Candidate operations: basic, paper (composites) or a comma list."),
+    recipe: str = RECIPE_OPTION,
+    ops: Optional[str] = OPS_OPTION,
     epochs: int = typer.Option(18), batch_size: int = typer.Option(16), width: int = typer.Option(128),
     steps: int = typer.Option(3, help="Intermediate nodes per cell."), cells: int = typer.Option(1),
-    weight_optimizer: str = typer.Option("adam", help="adam, or sgd as in the paper."),
-    lr: float = typer.Option(3e-3, help="Learning rate of the network weights."),
-    structure_lr: float = typer.Option(3e-3, help="Adam learning rate of the structure parameters."),
+    weight_optimizer: Optional[str] = typer.Option(None, help="adam or sgd (default: the recipe's)."),
+    lr: Optional[float] = LR_OPTION,
+    structure_lr: Optional[float] = STRUCTURE_LR_OPTION,
     diversity: float = typer.Option(0.1, help="Weight of the diversity loss."),
-    warmup: int = typer.Option(4, help="Epochs of weight training before structure updates."),
+    warmup: Optional[int] = WARMUP_OPTION,
     baselines: bool = typer.Option(True, help="Also train global-alpha DARTS and every single operation."),
     fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
     descriptor: str = typer.Option("background", help="What predicts each video's structure: background (the "
@@ -202,20 +217,23 @@ def video_search(
     from ..train.config import TrainConfig
     from ..train.search import SearchConfig
     from .experiment import VideoDataConfig, VideoSearchRun, run_search
+    from .experiment import recipe as recipe_of
     from .model import VideoModelConfig
     from .nodes import NodeConfig
     from .synthetic import SyntheticConfig
+
+    model, search = recipe_of(recipe, dict(ops=ops), dict(weight_optimizer=weight_optimizer, weight_lr=lr,
+                                                          structure_lr=structure_lr, warmup_epochs=warmup))
 
     data = str(features) if features is not None else data
     run = VideoSearchRun(
         data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed, benchmark=benchmark),
                              nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
-        model=VideoModelConfig(width=width, ops=ops, steps=steps, cells=cells, descriptor=descriptor, head=head,
-                               layout_embedding=layout_embedding),
+        model=VideoModelConfig(width=width, steps=steps, cells=cells, descriptor=descriptor, head=head,
+                               layout_embedding=layout_embedding, **model),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                           early_stop_patience=10, seed=seed),
-        search=SearchConfig(weight_optimizer=weight_optimizer, weight_lr=lr, structure_lr=structure_lr,
-                            diversity_weight=diversity, warmup_epochs=warmup))
+        search=SearchConfig(diversity_weight=diversity, **search))
     run_search(run, out, baselines=baselines, log=console.print, progress=True,
                fixed=Structure.load(fixed) if fixed else None)
     console.print((out / "summary.md").read_text())

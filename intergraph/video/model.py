@@ -53,6 +53,7 @@ class VideoModelConfig:
     fixed: Optional[dict] = None    # a Structure as a dict, for structure == "fixed"
     routes: Optional[list] = None   # routed: one Structure dict per group index (VideoGraph.group)
     kernel: int = 7
+    temporal_padding: str = "same"  # temporal convolution over "same" (zero-padded) or "valid" windows (the paper)
     identity_dropout: float = 0.5
     layout_embedding: bool = False  # add a learned embedding of each node's 9-d layout to its features
     head_descriptor: bool = False   # feed the mean background node to the classifier too
@@ -78,7 +79,7 @@ class InteractionModel(nn.Module):
         self.cfg = cfg
         cfg.op_names = candidates(cfg.ops)
         space = OpSpace(cfg.width, cfg.frames, cfg.nodes_per_frame, cfg.background_per_frame, cfg.kernel,
-                        cfg.identity_dropout)
+                        cfg.identity_dropout, cfg.temporal_padding)
         for name in cfg.op_names:  # fail early, with the operation's name, on a typo
             if name != "zero":
                 space(name)

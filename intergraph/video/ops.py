@@ -9,7 +9,8 @@ stated reason:
   (Σ_j A_ij)(W x_i + b) − (A W x)_i, so memory is O(n²) instead of O(n² C);
 - temporal convolution gathers each node's track directly (O(n T C), not a stack of n copies) and scales the
   gathered features by p / p.detach() (value 1) so that W_s, which only picks the argmax, still learns;
-  the depthwise convolution is zero-padded ("same") so that clips shorter than the kernel work;
+  the depthwise convolution is zero-padded ("same", the default) so that clips shorter than the kernel work;
+  ``padding="valid"`` is the paper code's (only the T − k + 1 windows that fit, then their mean);
 - identity's dropout is configurable (the paper's code: 0.5).
 """
 from __future__ import annotations
@@ -126,18 +127,32 @@ class ShiftConv(torch.autograd.Function):
 
 class TemporalConvolution(nn.Module):
     """For every node, its most similar valid node in each frame forms a track; a depthwise 1-D convolution
-    over time (kernel 7), LayerNorm + LeakyReLU, then the mean over time."""
+    over time (kernel 7; "same": T outputs over a zero-padded track, "valid": the T − k + 1 windows that fit),
+    LayerNorm + LeakyReLU, then the mean over time."""
 
-    def __init__(self, channels: int, kernel: int = 7):
+    def __init__(self, channels: int, kernel: int = 7, padding: str = "same", frames: int | None = None):
         super().__init__()
+        if padding not in ("same", "valid"):
+            raise InputError(f"temporal convolution padding must be same or valid, not {padding!r}")
+        if padding == "valid" and frames is not None and frames < kernel:
+            raise InputError(f"a valid temporal convolution of kernel {kernel} needs at least {kernel} time steps, "
+                             f"the graph has {frames}")
         self.affinity = Affinity(channels)
         self.conv = nn.Conv1d(channels, channels, kernel, groups=channels, padding="same")
         self.norm = nn.LayerNorm(channels)
+        self.padding = padding
 
     def depthwise(self, seq: torch.Tensor) -> torch.Tensor:
-        """The zero-padded depthwise convolution of (M, T, C) sequences over T: the same result as ``self.conv``
-        on (M, C, T), a few times faster on CPUs for short clips (see :class:`ShiftConv`)."""
-        return ShiftConv.apply(seq, self.conv.weight[:, 0], self.conv.bias)
+        """The depthwise convolution of (M, T, C) sequences over T -> (M, T, C) ("same": the result of
+        ``self.conv`` on (M, C, T), a few times faster on CPUs for short clips, see :class:`ShiftConv`) or
+        (M, T − k + 1, C) ("valid": the outputs whose window lies inside the track, where zero padding adds
+        nothing)."""
+        out = ShiftConv.apply(seq, self.conv.weight[:, 0], self.conv.bias)
+        if self.padding == "valid":
+            k = self.conv.weight.shape[-1]
+            left = (k - 1) // 2
+            out = out[:, left:seq.shape[1] - (k - 1 - left)]
+        return out
 
     def tracks(self, x: torch.Tensor, g: VideoGraph) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T·N, T, C) track of every node and (B, T·N, T) index of the chosen node per frame."""
@@ -234,6 +249,7 @@ class OpSpace:
     background_per_frame: int
     kernel: int = 7
     identity_dropout: float = 0.5
+    temporal_padding: str = "same"  # temporal convolution: "same" or "valid" (the paper's code)
 
     def __call__(self, name: str) -> nn.Module:
         c, n = self.channels, self.frames * self.nodes_per_frame
@@ -241,7 +257,7 @@ class OpSpace:
             "identity": lambda: Identity(self.identity_dropout),
             "feat_aggr": lambda: FeatureAggregation(c),
             "diff_prop": lambda: DifferencePropagation(c),
-            "temp_conv": lambda: TemporalConvolution(c, self.kernel),
+            "temp_conv": lambda: TemporalConvolution(c, self.kernel, self.temporal_padding, self.frames),
             "back_incor": lambda: BackgroundIncorporation(c, self.background_per_frame),
             "node_att": lambda: NodeAttention(c, n),
         }

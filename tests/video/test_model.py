@@ -1,4 +1,5 @@
 import copy
+import csv
 import json
 import os
 import subprocess
@@ -213,3 +214,68 @@ def test_the_mean_head_is_blind_to_time_reversal_and_the_temporal_head_is_not():
     assert torch.allclose(a[:, 5:], nodes[:, 2:].mean(dim=(1, 2)) - nodes[:, :2].mean(dim=(1, 2)), atol=1e-6)
     with pytest.raises(InputError, match="head"):
         small_model(head="max")
+
+
+def test_plateau_schedule_follows_validation_and_resumes_exactly(tmp_path):
+    """The paper's schedule: the weights' learning rate times plateau_factor whenever the monitored validation
+    metric stops improving (replayed here on the logged metric with torch's own scheduler); the scheduler's state
+    is checkpointed, so an interrupted run resumes to the same weights."""
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    quiet = dict(progress=False, log=lambda *_: None)
+
+    def run_of(stop=0):
+        run = tiny_run(structure="fixed", mode="fixed", epochs=5)
+        run.model.fixed = Structure.uniform("feat_aggr", 3).to_dict()
+        run.search.schedule, run.train.plateau_patience, run.train.plateau_factor = "plateau", 0, 0.5
+        run.train.stop_epoch = stop  # monitors val/top1 (max), which saturates on 8 videos
+        return run
+
+    train_run(run_of(), fs, split, tmp_path / "a", 3, **quiet)
+    rows = list(csv.DictReader(open(tmp_path / "a" / "metrics.csv")))
+    replay = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-2)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(replay, mode="max", factor=0.5, patience=0)
+    for r in rows:
+        sched.step(float(r["val/top1"]))
+    ckpt = torch.load(tmp_path / "a" / "checkpoints" / "last.ckpt", weights_only=False)
+    lr = ckpt["optimizer_states"][0]["param_groups"][0]["lr"]
+    assert lr == pytest.approx(replay.param_groups[0]["lr"]) and lr < 1e-2  # it did decay
+    assert float(rows[0]["lr"]) == pytest.approx(1e-2)  # no cosine decay underneath
+    train_run(run_of(stop=2), fs, split, tmp_path / "b", 3, **quiet)
+    (tmp_path / "b" / "metrics.json").unlink()
+    (tmp_path / "b" / "checkpoints" / "best.ckpt").unlink()
+    train_run(run_of(), fs, split, tmp_path / "b", 3, **quiet)
+    b = torch.load(tmp_path / "b" / "checkpoints" / "last.ckpt", weights_only=False)
+    for key, value in ckpt["state_dict"].items():
+        torch.testing.assert_close(value, b["state_dict"][key], rtol=0, atol=0)
+    with pytest.raises(InputError, match="schedule"):
+        SearchConfig(schedule="step")
+
+
+def test_recipes_are_named_settings_that_explicit_options_override(tmp_path):
+    """``paper``: the official space and schedule (SGD with plateau decay, structure Adam 1e-4, no warm-up, valid
+    temporal convolution); ``ours`` is the defaults; a given setting replaces the recipe's, None keeps it. A
+    paper-recipe search trains (composite operations, a checkpointed plateau scheduler, one SGD step per batch)."""
+    from intergraph.video.experiment import VideoSearchRun, recipe
+
+    model, search = recipe("paper")
+    assert model == {"ops": "paper", "temporal_padding": "valid"}
+    assert (search["weight_optimizer"], search["weight_lr"], search["structure_lr"], search["warmup_epochs"],
+            search["schedule"]) == ("sgd", 0.01, 1e-4, 0, "plateau")
+    default = VideoSearchRun()
+    ours_model, ours_search = recipe("ours")
+    assert SearchConfig(**ours_search) == default.search and VideoModelConfig(**ours_model) == VideoModelConfig()
+    assert recipe("paper", {"ops": None}, {"weight_lr": 0.1})[1]["weight_lr"] == 0.1
+    with pytest.raises(InputError, match="unknown recipe"):
+        recipe("fast")
+    run = tiny_run(epochs=1)
+    model, search = recipe("paper")
+    run.model.ops, run.model.temporal_padding = model["ops"], model["temporal_padding"]
+    run.search = SearchConfig(**search)
+    fs = random_features(40)
+    split = {"train": list(range(24)), "val": list(range(24, 32)), "test": list(range(32, 40))}
+    trained, _ = train_run(run, fs, split, tmp_path / "paper", 3, progress=False, log=lambda *_: None)
+    assert trained.cfg.op_names == ["zero", "identity", "comb_diff", "comb_temp", "comb_back"]
+    ckpt = torch.load(tmp_path / "paper" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert "momentum_buffer" in ckpt["optimizer_states"][0]["state"][0] and len(ckpt["lr_schedulers"]) == 1
+    assert int(ckpt["optimizer_states"][1]["state"][0]["step"]) == 3  # a structure step on every batch, no warm-up

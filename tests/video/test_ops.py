@@ -126,3 +126,22 @@ def test_shift_convolution_matches_torch(k, t):
                               conv.bias.detach().clone().requires_grad_(True)))
     torch.testing.assert_close(ShiftConv.apply(seq, conv.weight[:, 0], conv.bias),
                                conv(seq.transpose(1, 2)).transpose(1, 2))
+
+
+@pytest.mark.parametrize("k,t", [(7, 8), (3, 5), (4, 6), (3, 3)])
+def test_valid_temporal_convolution_is_torchs_unpadded_convolution(k, t):
+    """``padding="valid"`` (the paper's code): the T − k + 1 windows that fit, equal to torch's unpadded depthwise
+    convolution with the same weights; the op averages them; a graph shorter than the kernel is refused."""
+    torch.manual_seed(k + t)
+    op = TemporalConvolution(6, kernel=k, padding="valid", frames=t)
+    seq = torch.randn(5, t, 6)
+    ref = torch.nn.functional.conv1d(seq.transpose(1, 2), op.conv.weight, op.conv.bias, groups=6).transpose(1, 2)
+    assert ref.shape[1] == t - k + 1
+    torch.testing.assert_close(op.depthwise(seq), ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least 7 time steps"):
+        TemporalConvolution(6, kernel=7, padding="valid", frames=6)
+    with pytest.raises(ValueError, match="same or valid"):
+        TemporalConvolution(6, padding="full")
+    space = OpSpace(C, 8, 3, M, kernel=3, temporal_padding="valid")
+    x = torch.randn(2, 8, 3, C)
+    assert space("temp_conv")(x, random_graph(2, 8, 3, M, C)).shape == x.shape
