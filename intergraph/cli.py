@@ -84,11 +84,12 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), help="Folder for the demo's tables."),
     split: str = typer.Option("test", help="DB5 split to featurize."),
     comparison: bool = typer.Option(True, help="Run the short interface comparison (about 10 CPU minutes)."),
-    video: bool = typer.Option(True, help="Run the graph-operations search on synthetic videos (about 10 CPU "
-                                          "minutes)."),
+    video: bool = typer.Option(True, help="Run every arm of the graph-operations search on the synthetic families "
+                                          "benchmark (about 10 CPU minutes)."),
 ) -> None:
     """The main job on its built-in defaults: DB5.5 graphs and labels, PLM embeddings aligned onto them, the
-    interface comparison with and without PLM features, then the video graph-operations search."""
+    interface comparison with and without PLM features, then the video arms (adaptive structures and their
+    references on the families benchmark)."""
     from .demo import comparison_summary, db5_summary, plm_summary, video_summary
 
     db5_summary(out, split, console=console, progress=progress_over)
@@ -103,8 +104,7 @@ def demo(
         for rel in ("summary.md", "summary.csv", "results.csv", "gains.csv", "figure.png", "gains.png", "command.txt"):
             console.print(f"  {folder.resolve() / rel}")
     if video_folder is not None:
-        for rel in ("summary.md", "results.csv", "analysis.json", "runs/adaptive/usage.png",
-                    "runs/adaptive/examples.png", "runs/adaptive/structures.json"):
+        for rel in ("summary.md", "summary.json", "results.csv", "command.txt", "seed0/adaptive/by_group/usage.png"):
             console.print(f"  {video_folder.resolve() / rel}")
 
 

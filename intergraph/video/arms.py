@@ -27,7 +27,10 @@ import torch
 from ..errors import InputError
 from ..search.cell import ZERO
 from ..search.structure import Structure
+from ..train.config import TrainConfig
+from ..train.search import SearchConfig
 from .experiment import (
+    VideoDataConfig,
     VideoSearchRun,
     derived_tuning,
     fixed_run,
@@ -36,13 +39,41 @@ from .experiment import (
     synthetic_features,
     train_run,
 )
+from .experiment import recipe as recipe_of
 from .features import FeatureSet
-from .model import InteractionModel
+from .model import InteractionModel, VideoModelConfig
+from .synthetic import SyntheticConfig
 
 NON_ADAPTIVE = ("best fixed op", "darts derived", "mixed edges", "uniform mixture")
 ADAPTIVE = ("adaptive, softmax at test", "adaptive, argmax at test", "adaptive + derived", "shuffled routing")
 ORACLES = ("oracle routing", "oracle routing, chosen on validation")
 ARMS = NON_ADAPTIVE + ORACLES + ADAPTIVE
+
+
+def arms_run(videos: int = 1800, data_seed: int = 0, epochs: int = 18, batch_size: int = 16, width: int = 128,
+             recipe: str = "ours", head: str = "mean", layout_embedding: bool = False, ops: str | None = None,
+             lr: float | None = None, structure_lr: float | None = None, warmup: int | None = None
+             ) -> VideoSearchRun:
+    """The base configuration of the arms on the families benchmark: the named ``recipe`` (see
+    :data:`.experiment.RECIPES`) with the given settings over it; fixed epochs (no early stop), the best
+    validation epoch tested."""
+    model, search = recipe_of(recipe, dict(ops=ops), dict(weight_lr=lr, structure_lr=structure_lr,
+                                                          warmup_epochs=warmup))
+    return VideoSearchRun(
+        data=VideoDataConfig(videos=videos, synthetic=SyntheticConfig(seed=data_seed, benchmark="families")),
+        model=VideoModelConfig(width=width, head=head, layout_embedding=layout_embedding, **model),
+        train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
+                          early_stop_patience=epochs),
+        search=SearchConfig(**search))
+
+
+def command_of(base: VideoSearchRun, out: Path, seeds: list[int], recipe: str) -> str:
+    """The ``intergraph video arms`` command line that rebuilds ``base`` (every setting spelled out)."""
+    m, s, t = base.model, base.search, base.train
+    return (f"intergraph video arms --out {out} --videos {base.data.videos} --seeds {','.join(map(str, seeds))} "
+            f"--data-seed {base.data.synthetic.seed} --epochs {t.max_epochs} --batch-size {t.batch_size} "
+            f"--width {m.width} --recipe {recipe} --ops {m.ops} --lr {s.weight_lr} --structure-lr {s.structure_lr} "
+            f"--warmup {s.warmup_epochs} --head {m.head}" + (" --layout-embedding" if m.layout_embedding else ""))
 
 
 def mixed_edges(ops: list[str], steps: int, cells: int) -> Structure:

@@ -157,29 +157,12 @@ def video_arms(
 ) -> None:
     """Every arm on the families benchmark: best fixed op, DARTS derived, mixed edges, uniform mixture, oracle
     routing, adaptive (softmax / argmax at test, + derived training), shuffled routing; paired intervals."""
-    from ..train.config import TrainConfig
-    from ..train.search import SearchConfig
-    from .arms import run_arms
-    from .experiment import VideoDataConfig, VideoSearchRun
-    from .experiment import recipe as recipe_of
-    from .model import VideoModelConfig
-    from .synthetic import SyntheticConfig
+    from .arms import arms_run, command_of, run_arms
 
-    model, search = recipe_of(recipe, dict(ops=ops), dict(weight_lr=lr, structure_lr=structure_lr,
-                                                          warmup_epochs=warmup))
-    base = VideoSearchRun(
-        data=VideoDataConfig(videos=videos, synthetic=SyntheticConfig(seed=data_seed, benchmark="families")),
-        model=VideoModelConfig(width=width, head=head, layout_embedding=layout_embedding, **model),
-        train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
-                          early_stop_patience=epochs),
-        search=SearchConfig(**search))
+    base = arms_run(videos, data_seed, epochs, batch_size, width, recipe, head, layout_embedding, ops, lr,
+                    structure_lr, warmup)
     out.mkdir(parents=True, exist_ok=True)
-    options = dict(out=out, videos=videos, seeds=seeds, data_seed=data_seed, epochs=epochs, batch_size=batch_size,
-                   width=width, recipe=recipe, ops=model["ops"], lr=search["weight_lr"],
-                   structure_lr=search["structure_lr"], warmup=search["warmup_epochs"], head=head)
-    (out / "command.txt").write_text("intergraph video arms " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in options.items())
-        + (" --layout-embedding" if layout_embedding else "") + "\n")
+    (out / "command.txt").write_text(command_of(base, out, [int(s) for s in seeds.split(",")], recipe) + "\n")
     run_arms(base, out, [int(s) for s in seeds.split(",")], log=console.print)
     console.print((out / "summary.md").read_text())
 

@@ -132,3 +132,34 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
     rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + len(ARMS) + 4  # + each single-operation run beside the best one
+
+
+def test_the_written_command_rebuilds_the_same_configuration(tmp_path, monkeypatch):
+    """`video arms` writes command.txt with every setting spelled out (the recipe's included); running that
+    command builds the same base configuration, so a results folder says exactly what made it."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from intergraph.cli import app
+    from intergraph.video import arms
+
+    seen = []
+
+    def fake(base, out, seeds, **_):
+        seen.append((base, seeds))
+        (out / "summary.md").write_text("table\n")
+
+    monkeypatch.setattr(arms, "run_arms", fake)
+    runner = CliRunner()
+    first = runner.invoke(app, ["video", "arms", "--out", str(tmp_path / "a"), "--videos", "90", "--seeds", "0,2",
+                                "--recipe", "paper", "--lr", "0.05", "--head", "temporal", "--layout-embedding"])
+    assert first.exit_code == 0, first.output
+    command = (tmp_path / "a" / "command.txt").read_text()
+    assert "--recipe paper --ops paper --lr 0.05 --structure-lr 0.0001 --warmup 0" in command
+    again = runner.invoke(app, shlex.split(command)[1:])
+    assert again.exit_code == 0, again.output
+    (a, seeds_a), (b, seeds_b) = seen
+    assert a == b and seeds_a == seeds_b == [0, 2]
+    assert (a.search.weight_optimizer, a.search.schedule, a.model.temporal_padding) == ("sgd", "plateau", "valid")
+    assert a.model.head == "temporal" and a.model.layout_embedding and a.search.weight_lr == 0.05
