@@ -262,9 +262,10 @@ def test_recipes_are_named_settings_that_explicit_options_override(tmp_path):
     assert model == {"ops": "paper", "temporal_padding": "valid"}
     assert (search["weight_optimizer"], search["weight_lr"], search["structure_lr"], search["warmup_epochs"],
             search["schedule"]) == ("sgd", 0.01, 1e-4, 0, "plateau")
-    default = VideoSearchRun()
-    ours_model, ours_search = recipe("ours")
-    assert SearchConfig(**ours_search) == default.search and VideoModelConfig(**ours_model) == VideoModelConfig()
+    ours_model, ours_search = recipe("ours")  # the settings every earlier run folder holds (they stay reusable)
+    assert SearchConfig(**ours_search) == SearchConfig(weight_optimizer="adam", weight_lr=3e-3, structure_lr=3e-3,
+                                                       warmup_epochs=4) == VideoSearchRun().search
+    assert VideoModelConfig(**ours_model) == VideoModelConfig()
     assert recipe("paper", {"ops": None}, {"weight_lr": 0.1})[1]["weight_lr"] == 0.1
     with pytest.raises(InputError, match="unknown recipe"):
         recipe("fast")
