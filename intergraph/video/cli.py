@@ -24,7 +24,8 @@ def video_synth(
     box_order: str = typer.Option("shuffled", help="Box columns: shuffled in every frame, or one order per video."),
     check: bool = typer.Option(False, "--check", help="Also print the benchmark's probes (node features of a frozen "
                                                       "small3d backbone): family from the predictor's descriptor, "
-                                                      "label within family from it, a box-only oracle per family."),
+                                                      "label within family from it and from the object nodes, "
+                                                      "a box-only oracle, the label from the key object."),
 ) -> None:
     """Write synthetic interaction videos in the Something-Something / Something-Else layout."""
     import json
@@ -47,7 +48,7 @@ def video_synth(
             raise InputError("--check probes scene families: use it with --benchmark families")
         fs, split = synthetic_features(VideoDataConfig(videos=n, synthetic=cfg), out / "features.pt",
                                        log=console.print)
-        result = probe(fs, split, seed)
+        result = probe(fs, split, seed, cfg)
         (out / "probes.json").write_text(json.dumps(result, indent=1))
         console.print(format_check(result))
         console.print(f"  {(out / 'probes.json').resolve()}")

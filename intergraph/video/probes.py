@@ -9,7 +9,11 @@
   features carry before any graph operation (if this is at chance, no operation can help);
 - ``boxes``: a box-only oracle per family: gradient-boosted trees on permutation-invariant trajectory
   features of the object boxes (layout vectors linked into tracks frame to frame by optimal assignment of
-  box centres), which shows what the boxes alone carry (nothing, by design, in ``place``).
+  box centres), which shows what the boxes alone carry (nothing, by design, in ``place``);
+- ``key object``: the label from the features of the object the label is about, picked with the generator's
+  ground truth (``place``: the 3 × 3 background cells around A's box at the last time step; ``crowd``: the odd
+  object's node, averaged over time; ``motion``: a relation of two tracks, none): what a network that finds
+  that object could read; far above ``nodes``, it says the task is selecting the object, not seeing it.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .features import FeatureSet
+from .synthetic import SyntheticConfig, render
 
 
 def descriptor(fs: FeatureSet) -> np.ndarray:
@@ -103,9 +108,37 @@ def box_oracle(fs: FeatureSet, train: np.ndarray, test: np.ndarray, seed: int = 
     return float(model.score(x[test], y[test]))
 
 
-def check(fs: FeatureSet, split: dict[str, list[int]], seed: int = 0) -> dict:
-    """The three probes on a feature set with groups (``meta["class_groups"]``): overall and per family, each
-    with its chance level (the most frequent training label)."""
+def key_object(fs: FeatureSet, cfg: SyntheticConfig, rows: np.ndarray) -> np.ndarray | None:
+    """Features of the key object of the families videos ``rows`` (all of one family; ids ``synth<seed>_<index>``,
+    as :func:`.experiment.synthetic_features` names them), re-rendered with ``cfg`` for their roles: (len(rows),
+    9C) for ``place``, (len(rows), C) for ``crowd``, None for ``motion``."""
+    from .families import CLASS_FAMILY, FAMILIES
+
+    family = FAMILIES[CLASS_FAMILY[int(fs.labels[rows[0]])]].name
+    if family == "motion":
+        return None
+    t_feat = fs.objects.shape[1]
+    grid = round(fs.background.shape[2] ** 0.5)
+    out = []
+    for v in rows:
+        video = render(int(fs.ids[v].rsplit("_", 1)[1]), cfg)
+        stride = max(len(video.roles) // t_feat, 1)
+        if family == "crowd":
+            cols = [video.roles[t * stride].index("odd") for t in range(t_feat)]
+            out.append(fs.objects[v, torch.arange(t_feat), cols].float().mean(0).numpy())
+        else:  # place: the cells around A's box at the last time step of the feature map
+            box = video.track("A")[(t_feat - 1) * stride]
+            col, row = (int(min(max((box[k] + box[k + 2]) / 2 / cfg.size * grid, 0), grid - 1)) for k in (0, 1))
+            cells = fs.background[v, -1].float().view(grid, grid, -1)
+            out.append(torch.stack([cells[min(max(row + i, 0), grid - 1), min(max(col + j, 0), grid - 1)]
+                                    for i in (-1, 0, 1) for j in (-1, 0, 1)]).flatten().numpy())
+    return np.stack(out)
+
+
+def check(fs: FeatureSet, split: dict[str, list[int]], seed: int = 0, cfg: SyntheticConfig | None = None) -> dict:
+    """The probes on a feature set with groups (``meta["class_groups"]``): overall and per family, each with its
+    chance level (the most frequent training label); the key-object probe too when the videos' generator
+    ``cfg`` is given."""
     groups = fs.groups()
     if groups is None:
         raise ValueError("the probes need each video's family (a benchmark with scene families)")
@@ -127,7 +160,12 @@ def check(fs: FeatureSet, split: dict[str, list[int]], seed: int = 0) -> dict:
             "test_videos": int(len(te)), "classes": int(len(np.unique(y[te]))), "chance": chance(tr, te),
             "label_from_descriptor": linear_probe(x, y, tr, te),
             "label_from_nodes": linear_probe(nodes, y, tr, te),
-            "label_from_boxes": box_oracle(sub, local_tr, local_te, seed)}
+            "label_from_boxes": box_oracle(sub, local_tr, local_te, seed),
+            "label_from_key_object": None}
+        key = key_object(fs, cfg, np.concatenate([tr, te])) if cfg is not None and len(tr) and len(te) else None
+        if key is not None:
+            out["families"][name]["label_from_key_object"] = linear_probe(key, y[np.concatenate([tr, te])],
+                                                                          local_tr, local_te)
     return out
 
 
@@ -135,9 +173,11 @@ def format_check(result: dict) -> str:
     lines = [f"family from the mean background node: {result['family_from_descriptor']:.3f} "
              f"(chance {result['family_chance']:.3f}; needs >= 0.95)",
              "| family | test videos | classes | chance | label from the descriptor | label from the object nodes | "
-             "label from the boxes |", "|---|---|---|---|---|---|---|"]
+             "label from the boxes | label from the key object |", "|---|---|---|---|---|---|---|---|"]
     for name, r in result["families"].items():
+        key = r.get("label_from_key_object")
         lines.append(f"| {name} | {r['test_videos']} | {r['classes']} | {r['chance']:.3f} | "
-                     f"{r['label_from_descriptor']:.3f} | {r['label_from_nodes']:.3f} | {r['label_from_boxes']:.3f} |")
+                     f"{r['label_from_descriptor']:.3f} | {r['label_from_nodes']:.3f} | {r['label_from_boxes']:.3f} | "
+                     f"{'—' if key is None else f'{key:.3f}'} |")
     return "\n".join(lines)
 

@@ -31,7 +31,48 @@ def test_probes_on_a_small_families_set():
     fs, split = synthetic_features(VideoDataConfig(videos=90, synthetic=SyntheticConfig(benchmark="families")),
                                    progress=False)
     result = check(fs, split)
+    assert all(r["label_from_key_object"] is None for r in result["families"].values())  # needs the generator
+    result = check(fs, split, cfg=SyntheticConfig(benchmark="families"))
     assert result["family_from_descriptor"] >= 0.9 and result["family_chance"] < 0.5
+    assert result["families"]["motion"]["label_from_key_object"] is None
+    assert all(0 <= result["families"][f]["label_from_key_object"] <= 1 for f in ("place", "crowd"))
     assert set(result["families"]) == {"motion", "place", "crowd"}
     assert all(r["test_videos"] > 0 and 0 <= r["label_from_boxes"] <= 1 for r in result["families"].values())
     assert "| place |" in format_check(result)
+
+
+def test_key_object_reads_the_object_the_label_is_about():
+    """crowd: the odd object's node features (found through the roles, whatever the column order); place: 9
+    background cells around A's last box. Checked against features built so that only that object carries
+    its label."""
+    from intergraph.video.features import FeatureSet
+    from intergraph.video.probes import key_object
+    from intergraph.video.synthetic import render
+
+    cfg = SyntheticConfig(benchmark="families")
+    idx = [2, 5, 8, 11]  # crowd videos (index % 3 == 2)
+    t, n, c = 8, 4, 6
+    objects = torch.zeros(len(idx), t, n, c)
+    labels = []
+    for v, i in enumerate(idx):
+        video = render(i, cfg)
+        labels.append(video.label)
+        for s in range(t):
+            objects[v, s, video.roles[2 * s].index("odd"), 0] = 1.0 + v  # only the odd object's column
+    fs = FeatureSet(objects.half(), torch.zeros(len(idx), t, 49, c).half(), torch.zeros(len(idx), t, n, 9),
+                    torch.ones(len(idx), t, n, dtype=torch.bool), torch.tensor(labels),
+                    [f"synth0_{i:06d}" for i in idx])
+    key = key_object(fs, cfg, np.arange(len(idx)))
+    assert key.shape == (len(idx), c)
+    np.testing.assert_allclose(key[:, 0], 1.0 + np.arange(len(idx)))
+    place = [1, 4]
+    background = torch.zeros(2, t, 49, c)
+    for v, i in enumerate(place):
+        box = render(i, cfg).track("A")[(t - 1) * 2]
+        col, row = (int((box[k] + box[k + 2]) / 2 / 112 * 7) for k in (0, 1))
+        background[v, -1, row * 7 + col, 0] = 5.0  # the cell under A's centre, last time step
+    fs = FeatureSet(torch.zeros(2, t, n, c).half(), background.half(), torch.zeros(2, t, n, 9),
+                    torch.ones(2, t, n, dtype=torch.bool), torch.tensor([render(i, cfg).label for i in place]),
+                    [f"synth0_{i:06d}" for i in place])
+    key = key_object(fs, cfg, np.arange(2))
+    assert key.shape == (2, 9 * c) and np.allclose(key[:, 4 * c], 5.0) and np.count_nonzero(key) == 2
