@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
+from ..errors import InputError
 from .features import FeatureSet
 from .synthetic import SyntheticConfig, render
 
@@ -123,6 +124,9 @@ def key_object(fs: FeatureSet, cfg: SyntheticConfig, rows: np.ndarray) -> np.nda
     for v in rows:
         video = render(int(fs.ids[v].rsplit("_", 1)[1]), cfg)
         stride = max(len(video.roles) // t_feat, 1)
+        stored = np.sort(fs.layout[v, 0, fs.mask[v, 0], 0].numpy())
+        if not np.allclose(stored, np.sort(video.boxes[0, :, 0] / cfg.size), atol=1e-4):
+            raise InputError(f"{fs.ids[v]}: its boxes are not those of video {fs.ids[v]} rendered with {cfg}")
         if family == "crowd":
             cols = [video.roles[t * stride].index("odd") for t in range(t_feat)]
             out.append(fs.objects[v, torch.arange(t_feat), cols].float().mean(0).numpy())

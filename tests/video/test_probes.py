@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
+from intergraph.errors import InputError
 from intergraph.video.graph import layout_vectors
 from intergraph.video.probes import box_features, check, format_check, tracks
 from intergraph.video.synthetic import SyntheticConfig, render
@@ -62,6 +64,9 @@ def test_key_object_reads_the_object_the_label_is_about():
     fs = FeatureSet(objects.half(), torch.zeros(len(idx), t, 49, c).half(), torch.zeros(len(idx), t, n, 9),
                     torch.ones(len(idx), t, n, dtype=torch.bool), torch.tensor(labels),
                     [f"synth0_{i:06d}" for i in idx])
+    with pytest.raises(InputError, match="not those of video"):
+        key_object(fs, cfg, np.arange(len(idx)))  # layouts all zero: not these videos
+    fs.layout = torch.from_numpy(np.stack([layout_of(render(i, cfg).boxes[::2]) for i in idx])).float()
     key = key_object(fs, cfg, np.arange(len(idx)))
     assert key.shape == (len(idx), c)
     np.testing.assert_allclose(key[:, 0], 1.0 + np.arange(len(idx)))
@@ -71,8 +76,12 @@ def test_key_object_reads_the_object_the_label_is_about():
         box = render(i, cfg).track("A")[(t - 1) * 2]
         col, row = (int((box[k] + box[k + 2]) / 2 / 112 * 7) for k in (0, 1))
         background[v, -1, row * 7 + col, 0] = 5.0  # the cell under A's centre, last time step
-    fs = FeatureSet(torch.zeros(2, t, n, c).half(), background.half(), torch.zeros(2, t, n, 9),
-                    torch.ones(2, t, n, dtype=torch.bool), torch.tensor([render(i, cfg).label for i in place]),
+    layout = torch.from_numpy(np.stack([layout_of(render(i, cfg).boxes[::2]) for i in place])).float()  # 3 objects
+    mask = torch.ones(2, t, n, dtype=torch.bool)
+    mask[..., 3:] = False
+    fs = FeatureSet(torch.zeros(2, t, n, c).half(), background.half(),
+                    torch.nn.functional.pad(layout, (0, 0, 0, n - layout.shape[2])),
+                    mask, torch.tensor([render(i, cfg).label for i in place]),
                     [f"synth0_{i:06d}" for i in place])
     key = key_object(fs, cfg, np.arange(2))
     assert key.shape == (2, 9 * c) and np.allclose(key[:, 4 * c], 5.0) and np.count_nonzero(key) == 2
