@@ -85,7 +85,7 @@ def demo(
     split: str = typer.Option("test", help="DB5 split to featurize."),
     comparison: bool = typer.Option(True, help="Run the short interface comparison (about 10 CPU minutes)."),
     video: bool = typer.Option(True, help="Run every arm of the graph-operations search on the synthetic families "
-                                          "benchmark (about 10 CPU minutes)."),
+                                          "benchmark (about 6 CPU minutes)."),
 ) -> None:
     """The main job on its built-in defaults: DB5.5 graphs and labels, PLM embeddings aligned onto them, the
     interface comparison with and without PLM features, then the video arms (adaptive structures and their

@@ -169,7 +169,7 @@ def comparison_summary(out: Path, console: Console | None = None, epochs: int = 
     return folder
 
 
-#: the demo's families-benchmark arms: one seed at a size that runs in about 10 minutes on 2 CPU cores
+#: the demo's families-benchmark arms: one seed at a size that runs in about 6 minutes on 2 CPU cores
 DEMO_ARMS = dict(videos=1080, data_seed=0, epochs=8, batch_size=16, width=32, warmup=2)
 
 

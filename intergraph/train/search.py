@@ -115,6 +115,8 @@ class SearchModule(TaskModule):
             if value is None:
                 raise InputError(f"the plateau schedule monitors {self.cfg.monitor!r}, which validation does not "
                                  f"report (it reports {sorted(self.val_metrics)})")
+            # the mean over ranks, as the logged value (sync_dist): every rank takes the same schedule step
+            value = self.trainer.strategy.reduce(torch.tensor(float(value), device=self.device), reduce_op="mean")
             self.lr_schedulers().step(float(value))
 
     def on_train_epoch_start(self):

@@ -1,5 +1,5 @@
 """Run as a script by the DDP test: two CPU processes search on the same features; each rank writes its
-weights and the structures it derives for every video."""
+weights, its learning rate and the structures it derives for every video."""
 import json
 import sys
 from pathlib import Path
@@ -16,7 +16,10 @@ from tests.video.helpers import random_features, tiny_run  # noqa: E402
 if __name__ == "__main__":
     out, mode = Path(sys.argv[1]), sys.argv[2]
     fs = random_features(32)
-    run = tiny_run(mode=mode, epochs=2)
+    run = tiny_run(mode=mode, epochs=6 if len(sys.argv) > 3 else 2)
+    if len(sys.argv) > 3:  # the schedule (e.g. plateau: stepped on the validation metric each rank computes)
+        run.search.schedule, run.train.plateau_patience, run.train.plateau_factor = sys.argv[3], 0, 0.5
+        run.search.weight_lr = 1e-4  # slow learning: the ranks' local validation top-1 stay apart
     run.train.strategy, run.train.devices = "ddp", 2
     torch.manual_seed(0)
     model = build_model(run, fs, 3)
@@ -24,5 +27,8 @@ if __name__ == "__main__":
     trainer = fit(module, train_loaders(run, fs), loader(fs, 16), out / "run", progress=False)
     rank = trainer.global_rank
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, out / f"weights_rank{rank}.pt")
+    opts = module.optimizers()
+    lr = (opts[0] if isinstance(opts, list) else opts).param_groups[0]["lr"]
+    (out / f"lr_rank{rank}.json").write_text(json.dumps(lr))
     structures = [s.to_dict() for s in model.derived_structures(fs.graph(torch.arange(len(fs))))]
     (out / f"structures_rank{rank}.json").write_text(json.dumps(structures))

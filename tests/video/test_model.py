@@ -125,12 +125,14 @@ def test_fixed_mode_needs_no_structure_and_search_needs_one():
         SearchConfig(mode="evolution")
 
 
-@pytest.mark.parametrize("mode", ["alternate", "darts1"])
-def test_ddp_ranks_derive_identical_structures(tmp_path, mode):
+@pytest.mark.parametrize("mode,schedule", [("alternate", "cosine"), ("darts1", "cosine"), ("alternate", "plateau")])
+def test_ddp_ranks_derive_identical_structures(tmp_path, mode, schedule):
+    """Ranks validate different shards; the plateau schedule steps on the mean over ranks, so every rank keeps
+    the same learning rate and weights."""
     script = Path(__file__).with_name("ddp_search.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run([sys.executable, str(script), str(tmp_path), mode], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=540)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path), mode, schedule], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=540)
     assert done.returncode == 0, done.stderr[-3000:]
     s0 = json.loads((tmp_path / "structures_rank0.json").read_text())
     s1 = json.loads((tmp_path / "structures_rank1.json").read_text())
@@ -141,6 +143,7 @@ def test_ddp_ranks_derive_identical_structures(tmp_path, mode):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
     structure = [k for k in a if "predictor" in k]
     assert structure and any(a[k].abs().sum() > 0 for k in structure), "the structure was never updated"
+    assert json.loads((tmp_path / "lr_rank0.json").read_text()) == json.loads((tmp_path / "lr_rank1.json").read_text())
 
 
 def test_stacked_cells_derive_one_structure_per_cell():
