@@ -16,9 +16,11 @@ from tests.video.helpers import random_features, tiny_run  # noqa: E402
 if __name__ == "__main__":
     out, mode = Path(sys.argv[1]), sys.argv[2]
     fs = random_features(32)
-    run = tiny_run(mode=mode, epochs=6 if len(sys.argv) > 3 else 2)
-    if len(sys.argv) > 3:  # the schedule (e.g. plateau: stepped on the validation metric each rank computes)
-        run.search.schedule, run.train.plateau_patience, run.train.plateau_factor = sys.argv[3], 0, 0.5
+    schedule = sys.argv[3] if len(sys.argv) > 3 else "cosine"
+    run = tiny_run(mode=mode, epochs=6 if schedule == "plateau" else 2)
+    run.search.schedule = schedule
+    if schedule == "plateau":  # stepped on the validation metric, which each rank computes on its own shard
+        run.train.plateau_patience, run.train.plateau_factor = 0, 0.5
         run.search.weight_lr = 1e-4  # slow learning: the ranks' local validation top-1 stay apart
     run.train.strategy, run.train.devices = "ddp", 2
     torch.manual_seed(0)
