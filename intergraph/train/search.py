@@ -111,10 +111,11 @@ class SearchModule(TaskModule):
         """After the metrics: the plateau schedule's step on the monitored validation metric."""
         super().on_validation_epoch_end()
         if self.search.schedule == "plateau" and not self.trainer.sanity_checking:
-            value = self.val_metrics.get(self.cfg.monitor, self.trainer.callback_metrics.get(self.cfg.monitor))
+            # this epoch's task metric (the per-step val/loss is not aggregated yet at this point)
+            value = self.val_metrics.get(self.cfg.monitor)
             if value is None:
                 raise InputError(f"the plateau schedule monitors {self.cfg.monitor!r}, which validation does not "
-                                 f"report (it reports {sorted(self.val_metrics)})")
+                                 f"report at the end of an epoch (it reports {sorted(self.val_metrics)})")
             # the mean over ranks, as the logged value (sync_dist): every rank takes the same schedule step
             value = self.trainer.strategy.reduce(torch.tensor(float(value), device=self.device), reduce_op="mean")
             self.lr_schedulers().step(float(value))

@@ -283,3 +283,13 @@ def test_recipes_are_named_settings_that_explicit_options_override(tmp_path):
     ckpt = torch.load(tmp_path / "paper" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert "momentum_buffer" in ckpt["optimizer_states"][0]["state"][0] and len(ckpt["lr_schedulers"]) == 1
     assert int(ckpt["optimizer_states"][1]["state"][0]["step"]) == 3  # a structure step on every batch, no warm-up
+
+
+def test_plateau_schedule_refuses_a_metric_validation_does_not_aggregate(tmp_path):
+    run = tiny_run(structure="fixed", mode="fixed", epochs=1)
+    run.model.fixed = Structure.uniform("feat_aggr", 3).to_dict()
+    run.search.schedule, run.train.monitor, run.train.mode = "plateau", "val/loss", "min"
+    fs = random_features(24)
+    split = {"train": list(range(16)), "val": list(range(16, 20)), "test": list(range(20, 24))}
+    with pytest.raises(InputError, match="val/loss"):
+        train_run(run, fs, split, tmp_path / "r", 3, progress=False, log=lambda *_: None)
