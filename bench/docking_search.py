@@ -2,8 +2,9 @@
 search against protein size.
 
 1. FFT vs direct: for a few rotations of one DB5.5 test complex (1AVX), the FFT scores every translation of the
-   grid at once; the direct score (:func:`direct_terms`: the ligand drawn at the pose, multiplied voxel by voxel)
-   is timed on a sample of the same poses, checked equal, and its time per pose scaled to all translations.
+   grid at once; the direct score (:func:`direct_terms`: the receptor channels looked up at the ligand's points
+   of each pose) is timed on a sample of the same poses, checked equal, and its time per pose scaled to all
+   translations.
 2. Size: the time per rotation of the default search (one arm, shape + pair) on DB5.5 test complexes of growing
    size, the grid it needs, and the implied time of a full search at the default 15° step (4,401 rotations).
 3. With a GPU (``--device cuda``): the same rotations on CPU and GPU, scores equal to tolerance, and the ratio.

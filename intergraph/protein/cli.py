@@ -207,17 +207,21 @@ def protein_dock(
                                       "the docked complex."),
     method: str = typer.Option("search", help="search: global FFT search scored by the fitted terms; regress: a "
                                               "trained EquiDock-style docking run (--model)."),
-    model: Optional[Path] = typer.Option(None, help="regress: a docking run folder (`protein train --task docking`)."),
+    model: Optional[Path] = typer.Option(None, help="regress: a docking run folder (`protein train --task docking`); "
+                                                    "search: an interface run whose probabilities restrain the "
+                                                    "score (`protein train --task interface`)."),
     top: int = typer.Option(10, min=1, help="search: ranked poses written."),
     step: float = typer.Option(15.0, help="search: angular step of the rotation set (degrees)."),
-    arm: str = typer.Option("shape+pair", help="search: fitted score terms (shape, shape+pair)."),
+    arm: Optional[str] = typer.Option(None, help="search: fitted score terms (shape, shape+pair, "
+                                                 "shape+pair+restraint); default shape+pair, with --model "
+                                                 "shape+pair+restraint."),
     device: str = typer.Option("cpu", help="search: torch device (cuda where a GPU exists)."),
     rename_chains: bool = typer.Option(False, help="Give ligand chains that clash with receptor chain ids free ids."),
 ) -> None:
     """Dock a ligand onto a receptor (rigid body; the receptor stays where it is)."""
     from .run import load_models
     from .tasks.docking.run import dock_files, search_files
-    from .tasks.docking.search import SearchConfig
+    from .tasks.docking.search import DEFAULT_ARM, RESTRAINT_ARM, SearchConfig
 
     if method == "regress":
         if model is None:
@@ -228,11 +232,15 @@ def protein_dock(
         result = dock_files(trained[0], receptor, ligand, out, rename_chains)
     elif method == "search":
         if model is not None:
-            raise InputError("--model belongs to --method regress (interface restraints in the search are not "
-                             "available yet)")
+            trained = load_models(model)
+            if trained[0].cfg.task != "interface":
+                raise InputError(f"{model}: a {trained[0].cfg.task} run; the search's restraints need an interface "
+                                 "run")
+            model = trained
+        arm = arm or (RESTRAINT_ARM if model is not None else DEFAULT_ARM)
         try:
             result = search_files(receptor, ligand, out, SearchConfig(step=step), arm, top, rename_chains,
-                                  torch_device(device))
+                                  torch_device(device), interface=model)
         except ValueError as e:
             raise InputError(str(e)) from None
     else:
@@ -259,6 +267,9 @@ def protein_dock_benchmark(
     step: float = typer.Option(15.0, help="Angular step of the rotation set (degrees)."),
     top: int = typer.Option(10, min=1, help="Ranked poses scored per complex."),
     ids: Optional[str] = typer.Option(None, help="Comma-separated complex ids (default: the 25 DB5.5 test complexes)."),
+    interface: str = typer.Option("none", help="Probabilities of the restraint term (arms with restraints): an "
+                                               "interface run folder, or truth (the observed interface, an "
+                                               "oracle; bound inputs only)."),
     overwrite: bool = typer.Option(False, help="Recompute a folder made with another configuration."),
 ) -> None:
     """Docking by search on DB5.5 test: success at top 1/5/10 (DockQ ≥ 0.23, ≥ 0.49), medians, the shipped
@@ -281,7 +292,8 @@ def protein_dock_benchmark(
     chosen = ids.split(",") if ids else DB5(split="test").ids
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     try:
-        rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite)
+        rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite,
+                                      interface=interface)
     except ValueError as e:
         raise InputError(str(e)) from None
     done = sorted({r["complex"] for r in rows})

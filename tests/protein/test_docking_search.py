@@ -203,3 +203,18 @@ def test_success_rates_and_paired_differences_on_hand_made_rows():
     d = paired_success(a + b, "a", "b", n=1)
     assert d["complexes"] == 4 and d["difference"] == pytest.approx(0.25)
     assert d["ci"][0] <= 0.25 <= d["ci"][1]
+
+
+def test_weights_factor_over_their_independent_rows():
+    from intergraph.protein.tasks.docking.search import weight_basis
+
+    w = weight_matrix([{"shape": 1.0, "clash": -3.0, "pair": 5.0, "restraint": r} for r in (0.0, 2.0, 10.0)] +
+                      [{"shape": 2.0, "clash": -6.0, "pair": 10.0}])
+    c, b = weight_basis(w)
+    assert b.shape == (2, 4) and torch.equal(b, w[:2])      # arms differing in one weight: two inverse FFTs
+    torch.testing.assert_close(c @ b, w)
+    assert c[:2].tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    c, b = weight_basis(w[:1])
+    assert c.tolist() == [[1.0]] and torch.equal(b, w[:1])
+    with pytest.raises(ValueError, match="zero"):
+        weight_basis(torch.zeros(1, 4, dtype=torch.float64))

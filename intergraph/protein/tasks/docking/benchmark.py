@@ -23,7 +23,7 @@ from ....terminal import progress_bar
 from ...db5 import protocol_root
 from ...docking_metrics import capri, score_folder, score_structures, structure_file
 from ...io import read_structure
-from . import potential
+from . import potential, restraints
 from .grids import Body
 from .search import SearchConfig, dock_structures, fitted_weights
 
@@ -45,12 +45,20 @@ def inputs_of(cid: str, inputs: str, db5_root: Path) -> tuple[Path, Path, Path, 
 
 
 def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path, inputs: str = "bound",
-                  top: int = 10, db5_root: Path | None = None, overwrite: bool = False) -> tuple[list[dict], list]:
+                  top: int = 10, db5_root: Path | None = None, overwrite: bool = False,
+                  interface: str = "none") -> tuple[list[dict], list]:
     """Dock every complex with every arm; rows of :data:`FIELDS` (one per arm and rank) and the skipped
-    (complex, reason)."""
+    (complex, reason). ``interface``: where the restraint term's probabilities come from: ``none``, an interface
+    run folder (predictions on the inputs), or ``truth`` (the observed interface: an oracle; bound inputs only)."""
     db5_root = db5_root or protocol_root().parent
     weights = {a: fitted_weights(a) for a in arms}
-    config = {"ids": ids, "arms": weights, "inputs": inputs, "top": top, "search": dataclasses.asdict(cfg)}
+    if interface == "none" and any(w.get("restraint") for w in weights.values()):
+        raise InputError("an arm with interface restraints needs --interface: an interface run folder, or truth")
+    if interface == "truth" and inputs != "bound":
+        raise InputError("--interface truth (the observed interface) is defined for the bound inputs only")
+    source = restraint_source(interface)
+    config = {"ids": ids, "arms": weights, "inputs": inputs, "top": top, "search": dataclasses.asdict(cfg),
+              "interface": source["description"]}
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     if cfg_path.exists() and not overwrite and json.loads(cfg_path.read_text()) != config:
@@ -69,7 +77,7 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
                 bar.advance(task)
                 continue
             try:
-                got = _dock_one(cid, weights, cfg, inputs, top, db5_root, table)
+                got = _dock_one(cid, weights, cfg, inputs, top, db5_root, table, source["probabilities"])
             except (InputError, ValueError, OSError) as e:
                 skipped.append((cid, str(e)))
                 bar.advance(task)
@@ -88,13 +96,31 @@ def _read(path: Path) -> list[dict]:
         return [{k: (v if k in ("complex", "arm") else float(v)) for k, v in r.items()} for r in csv.DictReader(f)]
 
 
-def _dock_one(cid, weights, cfg, inputs, top, db5_root, table) -> list[dict]:
+def restraint_source(interface: str) -> dict:
+    """``description`` (for the config: the run's folder and settings) and ``probabilities``: (receptor, ligand,
+    true receptor, true ligand) → per-body probabilities (None, None without restraints)."""
+    if interface == "none":
+        return {"description": "none", "probabilities": lambda *s: (None, None)}
+    if interface == "truth":
+        return {"description": "truth (observed interface of the bound complex; oracle)",
+                "probabilities": lambda r, l, tr, tl: restraints.observed(tr, tl)}
+    from ...run import load_models
+
+    models = load_models(interface)
+    c = models[0].cfg
+    return {"description": {"run": str(interface), "task": c.task, "encoder": c.model.encoder, "plm": c.data.plm,
+                            "models": len(models)},
+            "probabilities": lambda r, l, tr, tl: restraints.predicted(models, r, l)}
+
+
+def _dock_one(cid, weights, cfg, inputs, top, db5_root, table, probabilities) -> list[dict]:
     rec_f, lig_f, rec_t, lig_t = inputs_of(cid, inputs, db5_root)
     rec, lig = read_structure(rec_f), read_structure(lig_f)
     truth_r, truth_l = read_structure(rec_t), read_structure(lig_t)
+    p_r, p_l = probabilities(rec, lig, truth_r, truth_l)
     t0 = time.perf_counter()
-    placed = dock_structures(Body.from_structure(rec), Body.from_structure(lig), weights, cfg, table, top=top,
-                             rankings=("size", "score"))
+    placed = dock_structures(Body.from_structure(rec, p_r), Body.from_structure(lig, p_l), weights, cfg, table,
+                             top=top, rankings=("size", "score"))
     seconds = time.perf_counter() - t0
     rows = []
     for arm, poses in placed.items():

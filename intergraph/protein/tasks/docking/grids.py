@@ -23,6 +23,7 @@ Terms (residue centroids: mean of the side-chain heavy atoms, Cα for glycine):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,11 +68,17 @@ class Body:
     axes: torch.Tensor
     interface: torch.Tensor | None = None
 
+    @staticmethod
+    def rows(structure: Structure) -> np.ndarray:
+        """The structure residues a body holds: amino-acid (polymer, not hetero) residues with a Cα."""
+        res = np.flatnonzero(structure.res_polymer & ~structure.res_hetero)
+        return res[structure.atom_index(("CA",))[res, 0] >= 0]
+
     @classmethod
     def from_structure(cls, structure: Structure, interface: np.ndarray | None = None) -> "Body":
-        res = np.flatnonzero(structure.res_polymer & ~structure.res_hetero)
+        """``interface`` (n_r,): probabilities of :meth:`rows` (:mod:`restraints` makes them)."""
+        res = cls.rows(structure)
         ca_index = structure.atom_index(("CA",))[:, 0]
-        res = res[ca_index[res] >= 0]
         if len(res) < 3:
             raise InputError(f"{structure.source}: {len(res)} amino-acid residues with a Cα; docking needs at least 3")
         atoms, centroids = [], []
@@ -213,30 +220,44 @@ def receptor_grid(body: Body, ligand_radius: float, spec: GridSpec, pair: tuple[
     return ReceptorGrid(spec, origin, shape, torch.stack(list(channels.values())), tuple(channels))
 
 
-def ligand_channels(body: Body, rotations: torch.Tensor, shift: torch.Tensor, grid: ReceptorGrid,
-                    pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The ligand's channels (B, C, X, Y, Z) for rotations (B, 3, 3) and integer voxel shifts (B, 3) (zero for the
-    FFT search, the pose's offset for a direct score): atoms (heavy atoms per voxel), count, interface (q − q̄),
-    pair_k (u_k[t_i]);
-    points at voxel round(R y / h) + shift."""
-    spec, device = grid.spec, grid.grids.device
+def ligand_points(body: Body, rotations: torch.Tensor, shift: torch.Tensor, grid: ReceptorGrid,
+                  pair: tuple[torch.Tensor, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The ligand's channels as weighted points, for rotations (B, 3, 3) and integer voxel shifts (B, 3) (zero for
+    the FFT search, the pose's offset for a direct score): per channel, voxels (B, n, 3) at round(R y / h) + shift
+    (not wrapped) and values (n,): atoms (1 per heavy atom), count (1 per residue), interface (q − q̄; zero
+    without probabilities), pair_k (u_k[t_i])."""
+    device = grid.grids.device
     rot = rotations.to(device=device, dtype=torch.float64)
-    h = spec.spacing
+    h = grid.spec.spacing
 
     def vox(points):
         return torch.round(points.to(device) @ rot.transpose(-1, -2) / h).long() + shift.to(device)[:, None, :]
 
     atoms, cents = vox(body.atoms), vox(body.centroids)
-    one = torch.zeros(1, 3, dtype=torch.long, device=device)
-    out = [splat(atoms, grid.shape, one, torch.ones(len(body.atoms))),
-           splat(cents, grid.shape, one, torch.ones(len(body.types)))]
     q = body.interface
-    out.append(splat(cents, grid.shape, one, (q - q.mean()).float()) if q is not None
-               else torch.zeros(rot.shape[0], *grid.shape, device=device))
+    n = len(body.types)
+    out = [(atoms, torch.ones(len(body.atoms), device=device)), (cents, torch.ones(n, device=device)),
+           (cents, (q - q.mean()).float().to(device) if q is not None else torch.zeros(n, device=device))]
     _, u = pair
-    for k in range(len(u)):
-        out.append(splat(cents, grid.shape, one, u[k][body.types].float()))
-    return torch.stack(out, 1)
+    out += [(cents, u[k][body.types].float().to(device)) for k in range(len(u))]
+    return out
+
+
+def ligand_channels(body: Body, rotations: torch.Tensor, shift: torch.Tensor, grid: ReceptorGrid,
+                    pair: tuple[torch.Tensor, torch.Tensor], channels: list[int] | None = None) -> torch.Tensor:
+    """The ligand's channels (B, C, X, Y, Z) (all, or those indexed by ``channels``): the points of
+    :func:`ligand_points` summed into their voxels (wrapping around the box)."""
+    points = ligand_points(body, rotations, shift, grid, pair)
+    points = points if channels is None else [points[k] for k in channels]
+    b, c, size = rotations.shape[0], len(points), math.prod(grid.shape)
+    dims = torch.tensor(grid.shape, device=grid.grids.device)
+    out = torch.zeros(b * c * size, device=grid.grids.device, dtype=torch.float32)
+    base = torch.arange(b, device=out.device)[:, None] * c
+    for k, (vox, values) in enumerate(points):
+        v = vox % dims
+        flat = ((base + k) * grid.shape[0] + v[..., 0]) * grid.shape[1] + v[..., 1]
+        out.index_add_(0, (flat * grid.shape[2] + v[..., 2]).reshape(-1), values.expand(b, -1).reshape(-1))
+    return out.view(b, c, *grid.shape)
 
 
 def products(n_pair: int) -> list[tuple[int, int, str]]:

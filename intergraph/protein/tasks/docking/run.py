@@ -28,7 +28,7 @@ from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
 from ...structure import Structure
 from ..base import ItemGain, PredictInputs, TaskSpec, read_items, write_items
-from . import potential
+from . import potential, restraints
 from .grids import Body
 from .model import DockingModel, DockingPairs, DockingTask, docked_pose
 from .search import DEFAULT_ARM, SearchConfig, dock_structures, fitted_weights
@@ -228,19 +228,25 @@ def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
 
 def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg: SearchConfig | None = None,
                  arm: str = DEFAULT_ARM, top: int = 10, rename_chains: bool = False, device=None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, interface: str | Path | list | None = None) -> dict:
     """Dock ``ligand`` onto ``receptor`` by global FFT search (:mod:`search`) with the shipped potential and the
-    term weights of ``arm`` (fitted on DB5.5 training complexes); write ``out/rank01.pdb`` … (receptor unchanged,
-    then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, file, motion of the input ligand) and
-    ``out/search.json`` (settings, weights, time)."""
+    term weights of ``arm`` (chosen on DB5.5 training / validation complexes), the restraint term from the
+    probabilities of the ``interface`` run (a folder, or its loaded models; an arm with a restraint weight needs
+    one); write ``out/rank01.pdb`` …
+    (receptor unchanged, then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, file, motion of the
+    input ligand) and ``out/search.json`` (settings, weights, time)."""
     import json
     import time
 
     cfg = cfg or SearchConfig()
     weights = fitted_weights(arm)
+    if weights.get("restraint") and interface is None:
+        raise InputError(f"arm {arm!r} scores interface restraints: give an interface run (--model)")
     rec, lig, renamed = read_partners(receptor, ligand, rename_chains)
+    probs = restraints.predicted(interface, rec, lig) if interface is not None else (None, None)
     t0 = time.perf_counter()
-    placements = dock_structures(Body.from_structure(rec), Body.from_structure(lig), {arm: weights}, cfg,
+    placements = dock_structures(Body.from_structure(rec, probs[0]), Body.from_structure(lig, probs[1]),
+                                 {arm: weights}, cfg,
                                  potential.read(), top=top, device=device,
                                  label="rotations" if progress else None)[arm]
     seconds = time.perf_counter() - t0
@@ -260,6 +266,8 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
         w.writerows(rows)
     (out / "search.json").write_text(json.dumps({
         "receptor": str(receptor), "ligand": str(ligand), "arm": arm, "weights": weights,
+        "interface": None if interface is None else
+        str(interface[0].folder) if isinstance(interface, list) else str(interface),
         "search": dataclasses.asdict(cfg), "seconds": round(seconds, 1), "renamed_ligand_chains": renamed},
         indent=2) + "\n")
     return {"poses": rows, "seconds": seconds, "renamed_ligand_chains": renamed}

@@ -20,24 +20,39 @@ import torch
 
 from ....graph.rigid import rotation_angle, rotation_count, rotation_set
 from ....terminal import progress_bar
-from .grids import TERMS, Body, GridSpec, ReceptorGrid, ligand_channels, potential_channels, products, receptor_grid
+from .grids import (
+    TERMS,
+    Body,
+    GridSpec,
+    ReceptorGrid,
+    ligand_channels,
+    ligand_points,
+    potential_channels,
+    products,
+    receptor_grid,
+)
 
 DEFAULT_ARM = "shape+pair"
+RESTRAINT_ARM = "shape+pair+restraint"   # the default with an interface run
 
 
 def fitted_weights(arm: str = DEFAULT_ARM) -> dict[str, float]:
-    """The term weights of ``arm`` fitted on DB5.5 training complexes (``resources/docking_weights_db5_train.json``,
-    written by ``scripts/fit_docking_weights.py``)."""
+    """The term weights of ``arm`` chosen on DB5.5 training / validation complexes (``resources/WEIGHTS``, written
+    by ``scripts/choose_docking_weights.py``; its ``choices`` say on which complexes and how), or of one of the
+    candidates they were chosen from."""
     import json
     from importlib import resources
 
-    table = json.loads(resources.files("intergraph.protein.resources").joinpath(WEIGHTS).read_text())["arms"]
-    if arm not in table:
-        raise ValueError(f"no fitted weights for arm {arm!r}; fitted arms: {', '.join(table)}")
-    return table[arm]
+    table = json.loads(resources.files("intergraph.protein.resources").joinpath(WEIGHTS).read_text())
+    if arm in table["arms"]:
+        return table["arms"][arm]
+    for choice in table["choices"].values():        # a candidate the shipped arms were chosen from
+        if arm in choice["candidates"]:
+            return choice["candidates"][arm]
+    raise ValueError(f"no fitted weights for arm {arm!r}; fitted arms: {', '.join(table['arms'])}")
 
 
-WEIGHTS = "docking_weights_db5_train.json"
+WEIGHTS = "docking_weights_db5.json"
 
 
 @dataclass
@@ -82,45 +97,57 @@ def weight_matrix(weights: list[dict[str, float]]) -> torch.Tensor:
     return torch.tensor([[float(w.get(t, 0.0)) for t in TERMS] for w in weights], dtype=torch.float64)
 
 
+def weight_basis(weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """W (A, T) = C (A, M) · B (M, T), B the first linearly independent rows of W (M = rank W); a row of W that
+    is in B gets a unit row of C."""
+    chosen: list[int] = []
+    for a in range(len(weights)):
+        if int(torch.linalg.matrix_rank(weights[chosen + [a]])) > len(chosen):
+            chosen.append(a)
+    if not chosen:
+        raise ValueError("every score weight is zero")
+    b = weights[chosen]
+    c = torch.linalg.lstsq(b.T, weights.T).solution.T
+    c[chosen] = torch.eye(len(chosen), dtype=c.dtype)
+    return c, b
+
+
 class Correlator:
     """FFT correlation of one receptor grid with rotated ligands, for A weight vectors at once.
 
-    With one arm the products are summed in Fourier space (one inverse FFT per rotation); with several, each
-    term gets its inverse FFT and the arms are weighted sums of the term grids."""
+    The weights are factored W = C B over M = rank W independent rows (:func:`weight_basis`); each basis row's
+    products are summed in Fourier space (one inverse FFT per basis row and rotation), and the arms are the
+    combinations C of the basis scores: one arm costs one inverse FFT, and arms that differ in one term's weight
+    cost two."""
 
     def __init__(self, grid: ReceptorGrid, ligand: Body, weights: torch.Tensor, pair, memory_mb: int = 768):
         self.grid, self.ligand, self.pair = grid, ligand, pair
         fr = torch.fft.rfftn(grid.grids, dim=(-3, -2, -1))
-        w = weights.to(torch.float64)
-        terms = [t for t in range(len(TERMS)) if bool(w[:, t].abs().sum() > 0)]
-        single = w.shape[0] == 1
-        self.combine = torch.ones(1, 1) if single else w[:, terms].float().to(fr.device)
-        outputs = 1 if single else len(terms)
+        combine, basis = weight_basis(weights.to(torch.float64))
+        self.combine = combine.float().to(fr.device)
         factors: dict[tuple[int, int], torch.Tensor] = {}
-        for i, j, term in products(len(pair[0])):
-            t = TERMS.index(term)
-            if t not in terms:
-                continue
-            m = 0 if single else terms.index(t)
-            scale = float(w[0, t]) if single else 1.0
-            factors[(m, j)] = factors.get((m, j), 0) + scale * fr[i].conj()
+        for m, row in enumerate(basis):
+            for i, j, term in products(len(pair[0])):
+                scale = float(row[TERMS.index(term)])
+                if scale != 0:
+                    factors[(m, j)] = factors.get((m, j), 0) + scale * fr[i].conj()
         self.used = sorted({j for _, j in factors})
         self.factors = [(m, self.used.index(j), f) for (m, j), f in factors.items()]
-        self.outputs = outputs
+        self.outputs = len(basis)
         voxels = math.prod(grid.shape)
-        per_rotation = voxels * 4 * (len(self.used) * 3 + 3 * outputs + weights.shape[0])
+        per_rotation = voxels * 4 * (len(self.used) * 3 + 3 * self.outputs + weights.shape[0])
         self.batch = max(1, int(memory_mb * 2 ** 20 // per_rotation))
 
     def scores(self, rotations: torch.Tensor) -> torch.Tensor:
         """(B, A, X, Y, Z) scores of every translation voxel for rotations (B, 3, 3)."""
         shift = torch.zeros(rotations.shape[0], 3, dtype=torch.long)
-        lig = ligand_channels(self.ligand, rotations, shift, self.grid, self.pair)[:, self.used]
+        lig = ligand_channels(self.ligand, rotations, shift, self.grid, self.pair, self.used)
         fl = torch.fft.rfftn(lig, dim=(-3, -2, -1))
         y = torch.zeros((fl.shape[0], self.outputs) + fl.shape[2:], dtype=fl.dtype, device=fl.device)
         for m, j, factor in self.factors:     # y = conj(Σ FFT(R_i) conj(FFT(L_j)))
             y[:, m].addcmul_(factor, fl[:, j])
         s = torch.fft.irfftn(y.conj(), s=self.grid.shape, dim=(-3, -2, -1))
-        if self.combine.shape == (1, 1):
+        if self.combine.shape == (1, 1) and float(self.combine) == 1.0:
             return s
         return torch.einsum("am,bmxyz->baxyz", self.combine, s)
 
@@ -130,37 +157,42 @@ class Correlator:
 
     def search(self, rotations: torch.Tensor, per_rotation: int = 1, label: str | None = None) -> list[Poses]:
         """The best ``per_rotation`` translations of every rotation, for each arm (a progress bar when
-        ``label``)."""
-        found = [[] for _ in range(self.combine.shape[0])]
-        shape = torch.tensor(self.grid.shape)
+        ``label``). The results go into tensors allocated once: small tensors kept between the large per-batch
+        grids would fragment the heap (glibc keeps grids under 32 MB there), and memory would grow by a grid per
+        rotation."""
+        n, arms = len(rotations), self.combine.shape[0]
+        val = torch.empty(n, arms, per_rotation, dtype=torch.float64)
+        flat = torch.empty(n, arms, per_rotation, dtype=torch.long)
         with progress_bar(disable=label is None) as bar:
-            task = bar.add_task(label or "", total=len(rotations))
-            for start in range(0, len(rotations), self.batch):
+            task = bar.add_task(label or "", total=n)
+            for start in range(0, n, self.batch):
                 rot = rotations[start:start + self.batch]
-                s = self.scores(rot).flatten(2)
-                val, idx = s.topk(per_rotation, dim=-1)
-                vox = torch.stack([idx // (shape[1] * shape[2]), (idx // shape[2]) % shape[1], idx % shape[2]], -1)
-                for a in range(len(found)):
-                    r = rot.to(torch.float64)[:, None].expand(-1, per_rotation, 3, 3).reshape(-1, 3, 3)
-                    found[a].append(Poses(r, self.translation(vox[:, a].reshape(-1, 3).cpu()),
-                                          val[:, a].reshape(-1).double().cpu()))
+                v, i = self.scores(rot).flatten(2).topk(per_rotation, dim=-1)
+                val[start:start + len(rot)] = v.cpu()
+                flat[start:start + len(rot)] = i.cpu()
                 bar.advance(task, len(rot))
-        return [Poses(*(torch.cat([getattr(p, k) for p in arm]) for k in ("rotation", "translation", "score")))
-                for arm in found]
+        _, ny, nz = self.grid.shape
+        vox = torch.stack([flat // (ny * nz), (flat // nz) % ny, flat % nz], -1)     # (n, A, k, 3)
+        r = rotations.to(torch.float64)[:, None].expand(-1, per_rotation, 3, 3).reshape(-1, 3, 3)
+        return [Poses(r, self.translation(vox[:, a].reshape(-1, 3)), val[:, a].reshape(-1)) for a in range(arms)]
 
 
-def direct_terms(grid: ReceptorGrid, ligand: Body, poses: Poses, pair, batch: int = 8) -> torch.Tensor:
-    """(P, T) term values of poses computed directly: the ligand's channels drawn at each pose and multiplied
-    voxel by voxel with the receptor's. Poses must lie on the grid (translations = origin + voxel · spacing)."""
+def direct_terms(grid: ReceptorGrid, ligand: Body, poses: Poses, pair, batch: int = 256) -> torch.Tensor:
+    """(P, T) term values of poses computed directly: Σ over the ligand's points of value × the receptor channel
+    at the point's voxel, for every (receptor channel, ligand channel) product. Poses must lie on the grid
+    (translations = origin + voxel · spacing)."""
     h = grid.spec.spacing
     vox = torch.round((poses.translation - grid.origin.double().cpu()) / h).long()
-    rows = products(len(pair[0]))
+    dims = torch.tensor(grid.shape, device=grid.grids.device)
     out = torch.zeros(len(poses), len(TERMS), dtype=torch.float64)
     for start in range(0, len(poses), batch):
         sl = slice(start, start + batch)
-        lig = ligand_channels(ligand, poses.rotation[sl], vox[sl], grid, pair)
-        for i, j, term in rows:
-            out[sl, TERMS.index(term)] += (grid.grids[i] * lig[:, j]).flatten(1).sum(1).double().cpu()
+        points = ligand_points(ligand, poses.rotation[sl], vox[sl], grid, pair)
+        for i, j, term in products(len(pair[0])):
+            v, values = points[j]
+            v = v % dims
+            at = grid.grids[i][v[..., 0], v[..., 1], v[..., 2]].double()
+            out[sl, TERMS.index(term)] += (at * values.double()).sum(1).cpu()
     return out
 
 
@@ -204,14 +236,14 @@ def best_near(corr: Correlator, rotations: torch.Tensor, translation: torch.Tens
     axes = torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in corr.grid.shape), indexing="ij")
     mask = (sum((g - c) ** 2 for g, c in zip(axes, centre)) <= (shift / h) ** 2).flatten()
     ny, nz = corr.grid.shape[1], corr.grid.shape[2]
-    vals, voxels = [], []
+    val = torch.empty(len(rotations), dtype=torch.float64)     # allocated once (see Correlator.search)
+    idx = torch.empty(len(rotations), dtype=torch.long)
     for start in range(0, len(rotations), corr.batch):
         s = corr.scores(rotations[start:start + corr.batch])[:, 0].flatten(1)
-        val, idx = s.masked_fill(~mask.to(s.device), -torch.inf).max(1)
-        vals.append(val.double().cpu())
-        idx = idx.cpu()
-        voxels.append(torch.stack([idx // (ny * nz), (idx // nz) % ny, idx % nz], 1))
-    return Poses(rotations.to(torch.float64), corr.translation(torch.cat(voxels)), torch.cat(vals))
+        v, i = s.masked_fill(~mask.to(s.device), -torch.inf).max(1)
+        val[start:start + len(v)], idx[start:start + len(v)] = v.cpu(), i.cpu()
+    voxels = torch.stack([idx // (ny * nz), (idx // nz) % ny, idx % nz], 1)
+    return Poses(rotations.to(torch.float64), corr.translation(voxels), val)
 
 
 def refine(corr: Correlator, head: Poses, local: torch.Tensor, shift: float) -> Poses:

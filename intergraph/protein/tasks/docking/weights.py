@@ -36,16 +36,15 @@ def native_pose(receptor: Body, ligand: Body, receptor_true: Body,
     return kabsch(ligand.atoms, lig_native)
 
 
-def complex_pool(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torch.Tensor], cfg: SearchConfig,
-                 start: dict[str, float], potential, pair_channels: int = 3, pool: int = 300, near: float = 8.0,
-                 search: Pool | None = None) -> tuple[Pool, Pool]:
-    """Two pools of one training complex, with their term values and near-native labels: the search's best
-    ``pool`` poses under the ``start`` weights (or ``search``, computed before), and the native funnel as the search
-    would see it: the native pose, and for every rotation within a step of the native one, its best translation
-    within 4 Å of the native translation."""
+def complex_pools(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torch.Tensor], cfg: SearchConfig,
+                  candidates: list[dict[str, float]], potential, pair_channels: int = 3, pool: int = 300,
+                  near: float = 8.0, searched: list[Pool] | None = None) -> list[tuple[Pool, Pool]]:
+    """Per candidate weight vector, the two pools of one training complex with their term values and near-native
+    labels: the search's best ``pool`` poses under those weights (one search pass scores every candidate; or
+    ``searched``, computed before), and the native funnel as that search would see it: the native pose, and for
+    every rotation within a step of the native one, its best translation within 4 Å of the native translation."""
     pair = potential_channels(potential, pair_channels if potential is not None else 0)
     grid = receptor_grid(receptor, ligand.radius, cfg.grid, pair)
-    corr = Correlator(grid, ligand, weight_matrix([start]), pair, cfg.memory_mb)
     r0, t0 = native
     truth = ligand.ca @ r0.T + t0
 
@@ -53,16 +52,21 @@ def complex_pool(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torch
         rmsd = ((poses.ca(ligand) - truth) ** 2).sum(-1).mean(-1).sqrt()
         return Pool(direct_terms(grid, ligand, poses, pair), rmsd <= near)
 
-    if search is None:
-        found = corr.search(rotation_set(rotation_count(cfg.step)), cfg.per_rotation)[0]
-        search = labelled(found.take(found.score.argsort(descending=True)[:pool]))
+    if searched is None:
+        corr = Correlator(grid, ligand, weight_matrix(candidates), pair, cfg.memory_mb)
+        found = corr.search(rotation_set(rotation_count(cfg.step)), cfg.per_rotation)
+        searched = [labelled(f.take(f.score.argsort(descending=True)[:pool])) for f in found]
     local = local_rotations(2 * cfg.step, cfg.refine_factor)
-    funnel = best_near(corr, local @ r0, t0, 4.0)
     h = cfg.grid.spacing
     on_grid = grid.origin.double() + torch.round((t0 - grid.origin.double()) / h) * h
     exact = Poses(r0[None], on_grid[None], torch.zeros(1, dtype=torch.float64))
-    funnel = Poses(*(torch.cat([getattr(exact, f), getattr(funnel, f)]) for f in ("rotation", "translation", "score")))
-    return search, labelled(funnel)
+    out = []
+    for w, search in zip(candidates, searched):
+        funnel = best_near(Correlator(grid, ligand, weight_matrix([w]), pair, cfg.memory_mb), local @ r0, t0, 4.0)
+        funnel = Poses(*(torch.cat([getattr(exact, f), getattr(funnel, f)])
+                         for f in ("rotation", "translation", "score")))
+        out.append((search, labelled(funnel)))
+    return out
 
 
 def funnel_rank(search: Pool, funnel: Pool, weights: dict[str, float]) -> int:

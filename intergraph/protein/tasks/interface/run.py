@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ....errors import InputError
 from ....train.config import TrainConfig
 from ....train.experiment import Experiment
 from ....train.loop import TaskModule
@@ -31,6 +32,7 @@ from ...run import (
     select,
     write_split,
 )
+from ...structure import Structure
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items
 from .model import ComplexDataset, InterfaceModel, InterfaceTask
 
@@ -97,21 +99,13 @@ class InterfaceSpec(TaskSpec):
         return self._score(trained.model, sets, InterfaceTask(cfg.data.label), out)
 
     def predict(self, models: list, inputs: PredictInputs, out: Path, log) -> list[Path]:
-        cfg = models[0].cfg
-        source = plm_source(cfg.data)
         out.mkdir(parents=True, exist_ok=True)
         written = []
         for cid, rec_file, lig_file in inputs.pair_list():
             s = {"r": read_structure(rec_file), "l": read_structure(lig_file)}
-            g = {role: featurize(s[role], name=f"{cid}_{role}") for role in "rl"}
-            if source is not None:
-                arms.attach_by_sequence(cfg.data.plm, source, list(g.values()))
-            batch = collate_pairs([ComplexGraphs(cid, g["r"], g["l"])])
-            with torch.no_grad():  # the mean probability over the run's models (one, or one per fold)
-                p = torch.stack([torch.sigmoid(torch.cat(m.model(batch))) for m in models]).mean(0).numpy()
-            per_role = {"r": p[:g["r"].num_nodes], "l": p[g["r"].num_nodes:]}
-            written += write_probabilities(cid, s, g, per_role, out)
-            log(f"{cid}: {g['r'].num_nodes} + {g['l'].num_nodes} residues -> {out / (cid + '_interface.csv')}")
+            probs = residue_probabilities(models, s["r"], s["l"], cid)
+            written += write_probabilities(cid, s, probs, out)
+            log(f"{cid}: {len(probs['r'][0])} + {len(probs['l'][0])} residues -> {out / (cid + '_interface.csv')}")
         return written
 
     def pool(self, cfg, log=print) -> list[str]:
@@ -127,18 +121,35 @@ def _with_data(cfg, data):
     return out
 
 
-def write_probabilities(cid: str, structures: dict, graphs: dict, probs: dict, out: Path) -> list[Path]:
+def residue_probabilities(models: list, receptor: Structure, ligand: Structure,
+                          cid: str = "pair") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Interface probabilities of both partners from a trained interface run (the mean over its models: one, or one
+    per fold): per role "r" / "l", (structure residue index of each graph node (n,), probability (n,))."""
+    cfg = models[0].cfg
+    if cfg.task != "interface":
+        raise InputError(f"an interface run is needed, not a {cfg.task} run")
+    source = plm_source(cfg.data)
+    g = {"r": featurize(receptor, name=f"{cid}_r"), "l": featurize(ligand, name=f"{cid}_l")}
+    if source is not None:
+        arms.attach_by_sequence(cfg.data.plm, source, list(g.values()))
+    batch = collate_pairs([ComplexGraphs(cid, g["r"], g["l"])])
+    with torch.no_grad():
+        p = torch.stack([torch.sigmoid(torch.cat(m.model(batch))) for m in models]).mean(0).numpy()
+    n = g["r"].num_nodes
+    return {"r": (g["r"].structure_residue.numpy(), p[:n]), "l": (g["l"].structure_residue.numpy(), p[n:])}
+
+
+def write_probabilities(cid: str, structures: dict, probs: dict, out: Path) -> list[Path]:
     """``{cid}_interface.csv`` (partner, chain, residue number, insertion code, name, probability) and
     ``{cid}_receptor.pdb`` / ``{cid}_ligand.pdb`` with every atom's B-factor set to its residue's probability
-    (0 for residues without a prediction: no Cα, hetero groups)."""
+    (0 for residues without a prediction: no Cα, hetero groups); ``probs`` as :func:`residue_probabilities`."""
     table = out / f"{cid}_interface.csv"
     files = [table]
     with open(table, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["partner", "chain", "residue_number", "insertion_code", "residue_name", "probability"])
         for role, partner in (("r", "receptor"), ("l", "ligand")):
-            s, g, p = structures[role], graphs[role], probs[role]
-            rows = g.structure_residue.numpy()
+            s, (rows, p) = structures[role], probs[role]
             for r, value in zip(rows, p):
                 w.writerow([partner, s.res_chain[r], int(s.res_number[r]), s.res_icode[r], s.res_name[r],
                             f"{float(value):.4f}"])

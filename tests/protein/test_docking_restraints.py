@@ -1,0 +1,122 @@
+"""Interface restraints in the docking search: probabilities placed on the body's residues (observed and from a
+trained interface run), one search pass scoring several candidate weight vectors as separate searches would,
+the funnel of the observed interface, and the CLI paths (`protein dock --model INTERFACE_RUN`, the benchmark's
+refusals)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from intergraph.cli import app
+from intergraph.errors import InputError
+from intergraph.protein.featurize import graph_nodes
+from intergraph.protein.io import read_structure
+from intergraph.protein.labels import interface_labels
+from intergraph.protein.tasks.docking import restraints
+from intergraph.protein.tasks.docking.grids import Body
+from intergraph.protein.tasks.docking.search import SearchConfig
+from intergraph.protein.tasks.docking.weights import complex_pools, funnel_rank, native_pose
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def complex_7cei(db5_root):
+    folder = db5_root / "docking_test" / "complexes"
+    return tuple(read_structure(folder / f"7CEI_{r}_b_COMPLEX.pdb.gz") for r in "rl")
+
+
+def test_probabilities_land_on_the_body_residues_and_missing_ones_add_nothing(complex_7cei):
+    rec, _ = complex_7cei
+    rows = Body.rows(rec)
+    p = restraints.on_body(rec, rows[::-1][:-2], np.linspace(0.1, 0.9, len(rows) - 2)[::-1])
+    assert len(p) == len(rows)
+    np.testing.assert_allclose(p[2:], np.linspace(0.1, 0.9, len(rows) - 2))
+    # the two residues without a prediction get the partner's mean: they add nothing to the centred term
+    assert p[0] == p[1] == pytest.approx(0.5)
+    with pytest.raises(InputError, match="no interface predictions"):
+        restraints.on_body(rec, np.array([], dtype=int), np.array([]))
+
+
+def test_observed_restraints_are_the_interface_labels(complex_7cei):
+    rec, lig = complex_7cei
+    pr, pl = restraints.observed(rec, lig)
+    labels = interface_labels(rec, lig)
+    for s, p, lab in ((rec, pr, labels.receptor_heavy), (lig, pl, labels.ligand_heavy)):
+        nodes = graph_nodes(s)[0]
+        want = dict(zip(nodes.tolist(), lab.astype(float)))
+        assert p.tolist() == [want[int(r)] for r in Body.rows(s)]
+        assert 10 < p.sum() < len(p) / 2       # a real interface: some residues, not most
+
+
+def test_one_search_pass_scores_candidates_as_separate_searches_and_the_observed_interface_finds_the_native(
+        complex_7cei):
+    rec_s, lig_s = complex_7cei
+    rec, lig = (Body.from_structure(s, p) for s, p in zip(complex_7cei, restraints.observed(rec_s, lig_s)))
+    native = native_pose(rec, lig, rec, lig)
+    cfg = SearchConfig(step=60.0)
+    candidates = [{"shape": 1.0, "clash": -3.0}, {"restraint": 1.0, "clash": -3.0}]
+    both = complex_pools(rec, lig, native, cfg, candidates, None, pool=50)
+    for k, w in enumerate(candidates):
+        alone = complex_pools(rec, lig, native, cfg, [w], None, pool=50)[0]
+        wv = torch.tensor([w.get(t, 0.0) for t in ("shape", "clash", "pair", "restraint")], dtype=torch.float64)
+        # the same best scores (poses of equal score may come in another order)
+        torch.testing.assert_close((alone[0].terms @ wv).sort().values, (both[k][0].terms @ wv).sort().values)
+        torch.testing.assert_close(alone[1].terms, both[k][1].terms)
+    search, funnel = both[1]
+    assert funnel.terms[0, 3] > 10                       # the native pose buries the observed interface
+    assert funnel_rank(search, funnel, candidates[1]) == 1
+
+
+@pytest.fixture(scope="module")
+def interface_run(db5_root, tmp_path_factory):
+    from intergraph.protein.run import DataConfig, ModelConfig, train
+    from intergraph.protein.tasks.interface.run import InterfaceRun
+    from intergraph.train.config import TrainConfig
+
+    tmp = tmp_path_factory.mktemp("iface")
+    cfg = InterfaceRun(data=DataConfig(train_ids=["7CEI", "2SNI"], val_ids=["1NW9"], test_ids=["1AVX"],
+                                       cache_dir=str(tmp / "cache")),
+                       model=ModelConfig(encoder="gvp", layers=1, out_dim=16),
+                       train=TrainConfig(monitor="val/auroc", mode="max", max_epochs=1, batch_size=2, lr=1e-3,
+                                         accelerator="cpu"))
+    train(cfg, tmp / "run", progress=False, log=lambda m: None)
+    return tmp / "run"
+
+
+def test_dock_with_an_interface_run_restrains_the_search(interface_run, db5_root, tmp_path):
+    from intergraph.protein.run import load_models
+    from intergraph.protein.tasks.interface.run import residue_probabilities
+
+    inputs = db5_root / "docking_test" / "random_transformed"
+    rec_f, lig_f = inputs / "7CEI_r_b.pdb.gz", inputs / "7CEI_l_b.pdb.gz"
+    rec, lig = read_structure(rec_f), read_structure(lig_f)
+    models = load_models(interface_run)
+    pr, pl = restraints.predicted(models, rec, lig)
+    raw = residue_probabilities(models, rec, lig)
+    assert len(pr) == len(Body.rows(rec)) and len(pl) == len(Body.rows(lig))
+    assert ((pr > 0) & (pr < 1)).all() and pr.std() > 0
+    by_row = dict(zip(raw["r"][0].tolist(), raw["r"][1].tolist()))
+    assert pr.tolist() == pytest.approx([by_row[int(r)] for r in Body.rows(rec)])
+    out = tmp_path / "docked"
+    res = runner.invoke(app, ["protein", "dock", "--receptor", str(rec_f), "--ligand", str(lig_f), "--out", str(out),
+                              "--model", str(interface_run), "--step", "60", "--top", "2"])
+    assert res.exit_code == 0, res.output
+    meta = json.loads((out / "search.json").read_text())
+    assert meta["arm"] == "shape+pair+restraint" and meta["weights"]["restraint"] > 0
+    assert meta["interface"] == str(interface_run)
+    assert (out / "rank02.pdb").exists()
+    # a restraint arm without probabilities, the oracle on unbound inputs: one clear error each
+    res = runner.invoke(app, ["protein", "dock", "--receptor", str(rec_f), "--ligand", str(lig_f), "--out",
+                              str(tmp_path / "x"), "--arm", "shape+pair+restraint", "--step", "60"])
+    assert res.exit_code == 2 and "interface run" in res.output
+    res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms",
+                              "shape+pair+restraint", "--ids", "7CEI", "--step", "60"])
+    assert res.exit_code == 2 and "--interface" in res.output
+    res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", "shape",
+                              "--ids", "7CEI", "--inputs", "unbound", "--interface", "truth", "--step", "60"])
+    assert res.exit_code == 2 and "bound inputs only" in res.output
