@@ -147,7 +147,7 @@ class Correlator:
         for m, j, factor in self.factors:     # y = conj(Σ FFT(R_i) conj(FFT(L_j)))
             y[:, m].addcmul_(factor, fl[:, j])
         s = torch.fft.irfftn(y.conj(), s=self.grid.shape, dim=(-3, -2, -1))
-        if self.combine.shape == (1, 1) and float(self.combine) == 1.0:
+        if self.combine.shape == (1, 1):     # one arm: C = [[1]] exactly (weight_basis)
             return s
         return torch.einsum("am,bmxyz->baxyz", self.combine, s)
 
