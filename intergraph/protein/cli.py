@@ -266,14 +266,16 @@ def protein_dock_benchmark(
     arms: str = typer.Option("shape,shape+pair", help="Comma-separated fitted arms."),
     step: float = typer.Option(15.0, help="Angular step of the rotation set (degrees)."),
     top: int = typer.Option(10, min=1, help="Ranked poses scored per complex."),
-    ids: Optional[str] = typer.Option(None, help="Comma-separated complex ids (default: the 25 DB5.5 test complexes)."),
+    ids: Optional[str] = typer.Option(None, help="Comma-separated complex ids (default: every complex of --split)."),
+    split: str = typer.Option("test", help="DB5.5 split (EquiDock's) when --ids is not given: test, or val for "
+                                           "choices made before the test (bound files as inputs)."),
     interface: str = typer.Option("none", help="Probabilities of the restraint term (arms with restraints): an "
                                                "interface run folder, or truth (the observed interface, an "
                                                "oracle; bound inputs only)."),
     overwrite: bool = typer.Option(False, help="Recompute a folder made with another configuration."),
 ) -> None:
-    """Docking by search on DB5.5 test: success at top 1/5/10 (DockQ ≥ 0.23, ≥ 0.49), medians, the shipped
-    methods on the same complexes; writes items/, rows.csv, summary.json, success.png, command.txt."""
+    """Docking by search on DB5.5 (test, or validation): success at top 1/5/10 (DockQ ≥ 0.23, ≥ 0.49), medians,
+    the shipped methods on the same complexes; writes items/, rows.csv, summary.json, success.png, command.txt."""
     import csv
     import json
 
@@ -289,7 +291,7 @@ def protein_dock_benchmark(
     )
     from .tasks.docking.search import SearchConfig
 
-    chosen = ids.split(",") if ids else DB5(split="test").ids
+    chosen = ids.split(",") if ids else DB5(split=split).ids
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     try:
         rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite,

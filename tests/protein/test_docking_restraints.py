@@ -4,6 +4,7 @@ the funnel of the observed interface, and the CLI paths (`protein dock --model I
 refusals)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -120,3 +121,24 @@ def test_dock_with_an_interface_run_restrains_the_search(interface_run, db5_root
     res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", "shape",
                               "--ids", "7CEI", "--inputs", "unbound", "--interface", "truth", "--step", "60"])
     assert res.exit_code == 2 and "bound inputs only" in res.output
+    # a run of another task as the restraint source: one clear error
+    other = dataclasses.replace(models[0], cfg=dataclasses.replace(models[0].cfg, task="qa"))
+    with pytest.raises(InputError, match="an interface run is needed, not a qa run"):
+        restraints.predicted([other], rec, lig)
+
+
+def test_benchmark_inputs_are_the_protocol_files_for_test_complexes_and_the_bound_files_otherwise(db5_root):
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.tasks.docking.benchmark import inputs_of
+
+    protocol = db5_root / "docking_test"
+    rec, lig, true_r, true_l = inputs_of("7CEI", "bound", db5_root)
+    assert rec.parent == protocol / "random_transformed" and lig.name.startswith("7CEI_l_b")
+    assert true_r.parent == protocol / "complexes" and true_l.name.startswith("7CEI_l_b_COMPLEX")
+    val = DB5(root=db5_root, split="val").ids[0]
+    rec, lig, true_r, true_l = inputs_of(val, "bound", db5_root)
+    assert (rec, lig) == (true_r, true_l) and rec.name.startswith(f"{val}_r_b.")
+    rec, lig, true_r, true_l = inputs_of(val, "unbound", db5_root)
+    assert lig.name.startswith(f"{val}_l_u.") and true_l.name.startswith(f"{val}_l_b.")
+    with pytest.raises(InputError, match="bound or unbound"):
+        inputs_of(val, "moved", db5_root)

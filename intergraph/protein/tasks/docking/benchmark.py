@@ -1,6 +1,7 @@
-"""The docking-search benchmark on DB5.5's test complexes: EquiDock's protocol inputs (bound partners, randomly
-moved) or the unbound structures, every arm's ranked poses scored against the bound complex with the CAPRI
-measures, the shipped methods' predictions on the same complexes beside them.
+"""The docking-search benchmark on DB5.5 complexes (the test split by default; the validation split for
+choices): EquiDock's protocol inputs (bound partners, randomly moved) or the unbound structures, every arm's
+ranked poses scored against the bound complex with the CAPRI measures, the shipped methods' predictions on the
+same complexes beside them.
 
 Each weight arm is ranked two ways from the same search: clusters by size (the arm's name, as ClusPro) and by
 their best score ("ARM, by score"). Success at top N: a pose with DockQ ≥ 0.23 (acceptable) / ≥ 0.49 (medium)
@@ -21,7 +22,7 @@ import numpy as np
 from ....errors import InputError
 from ....terminal import progress_bar
 from ...db5 import protocol_root
-from ...docking_metrics import capri, score_folder, score_structures, structure_file
+from ...docking_metrics import capri, find_structure, score_folder, score_structures, structure_file
 from ...io import read_structure
 from . import potential, restraints
 from .grids import Body
@@ -32,13 +33,22 @@ SHIPPED = ("cluspro", "hdock", "attract", "patchdock", "equidock", "equidock_no_
 
 
 def inputs_of(cid: str, inputs: str, db5_root: Path) -> tuple[Path, Path, Path, Path]:
-    """(receptor, ligand, true receptor, true ligand) files of one test complex."""
+    """(receptor, ligand, true receptor, true ligand) files of one complex. A complex of EquiDock's test protocol
+    has its moved bound partners and its complex files; any other DB5.5 complex (the validation split, for
+    choices made before the test) gives its bound files as both inputs and truth: the search works in the
+    bodies' principal frames, so the input pose changes nothing."""
     protocol = db5_root / "docking_test"
-    truth = [structure_file(protocol / "complexes", f"{cid}_{r}_b_COMPLEX") for r in "rl"]
+    structures = db5_root / "structures"
+    in_protocol = find_structure(protocol / "random_transformed", f"{cid}_l_b") is not None
+    if in_protocol:
+        truth = [structure_file(protocol / "complexes", f"{cid}_{r}_b_COMPLEX") for r in "rl"]
+    else:
+        truth = [structure_file(structures, f"{cid}_{r}_b") for r in "rl"]
     if inputs == "bound":
-        given = [structure_file(protocol / "random_transformed", f"{cid}_{r}_b") for r in "rl"]
+        given = [structure_file(protocol / "random_transformed", f"{cid}_{r}_b") for r in "rl"] if in_protocol \
+            else truth
     elif inputs == "unbound":
-        given = [structure_file(db5_root / "structures", f"{cid}_{r}_u") for r in "rl"]
+        given = [structure_file(structures, f"{cid}_{r}_u") for r in "rl"]
     else:
         raise InputError(f"inputs must be bound or unbound, not {inputs!r}")
     return given[0], given[1], truth[0], truth[1]
@@ -213,7 +223,7 @@ def plot_success(rows: list[dict], path: Path, threshold: float = 0.23, max_n: i
         else:
             ax.plot(ns, rates, "-o", ms=3, label=arm)
     ax.set(xlabel="top N poses", ylabel=f"complexes with DockQ ≥ {threshold}", ylim=(0, 1),
-           title=f"{len({r['complex'] for r in rows})} DB5.5 test complexes")
+           title=f"{len({r['complex'] for r in rows})} DB5.5 complexes")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
