@@ -258,8 +258,8 @@ def refine(corr: Correlator, head: Poses, local: torch.Tensor, shift: float) -> 
 
 @dataclass
 class Docked:
-    """Ranked poses of one arm: ``poses`` (refined heads, best first), cluster sizes, and the pose set before
-    clustering (for decoys)."""
+    """Ranked poses of one arm: ``poses`` (refined heads, best first), cluster sizes, and every pose the search
+    kept (``per_rotation`` per rotation; for decoys)."""
 
     poses: Poses
     sizes: list[int]
@@ -299,7 +299,7 @@ def dock_bodies(receptor: Body, ligand: Body, weights: list[dict[str, float]], c
             if rank_by == "score":      # refined scores decide the final order
                 keep = poses.score.argsort(descending=True)
                 poses, sizes = poses.take(keep), [sizes[int(k)] for k in keep]
-            ranked[rank_by] = Docked(poses, sizes, pool)
+            ranked[rank_by] = Docked(poses, sizes, arm)
         out.append(ranked)
     return out
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ....graph.rigid import kabsch, rotation_count, rotation_set
-from .grids import TERMS, Body, potential_channels, receptor_grid
+from .grids import TERMS, Body, ReceptorGrid, potential_channels, receptor_grid
 from .search import Correlator, Poses, SearchConfig, best_near, direct_terms, local_rotations, weight_matrix
 
 
@@ -56,17 +56,24 @@ def complex_pools(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torc
         corr = Correlator(grid, ligand, weight_matrix(candidates), pair, cfg.memory_mb)
         found = corr.search(rotation_set(rotation_count(cfg.step)), cfg.per_rotation)
         searched = [labelled(f.take(f.score.argsort(descending=True)[:pool])) for f in found]
-    local = local_rotations(2 * cfg.step, cfg.refine_factor)
+    return [(search, labelled(native_funnel(grid, ligand, w, pair, cfg, native, exact=True)))
+            for w, search in zip(candidates, searched)]
+
+
+def native_funnel(grid: ReceptorGrid, ligand: Body, weights: dict[str, float], pair, cfg: SearchConfig,
+                  native: tuple[torch.Tensor, torch.Tensor], shift: float = 4.0, exact: bool = False) -> Poses:
+    """The native funnel as a search with ``cfg`` sees it under ``weights``: for every rotation within a step of
+    the native one R0 (at step / refine factor), its best translation within ``shift`` Å of the native t0;
+    with ``exact``, the native pose itself (t0 put on the grid) first."""
+    r0, t0 = native
+    funnel = best_near(Correlator(grid, ligand, weight_matrix([weights]), pair, cfg.memory_mb),
+                       local_rotations(2 * cfg.step, cfg.refine_factor) @ r0, t0, shift)
+    if not exact:
+        return funnel
     h = cfg.grid.spacing
-    on_grid = grid.origin.double() + torch.round((t0 - grid.origin.double()) / h) * h
-    exact = Poses(r0[None], on_grid[None], torch.zeros(1, dtype=torch.float64))
-    out = []
-    for w, search in zip(candidates, searched):
-        funnel = best_near(Correlator(grid, ligand, weight_matrix([w]), pair, cfg.memory_mb), local @ r0, t0, 4.0)
-        funnel = Poses(*(torch.cat([getattr(exact, f), getattr(funnel, f)])
-                         for f in ("rotation", "translation", "score")))
-        out.append((search, labelled(funnel)))
-    return out
+    on_grid = grid.origin.double().cpu() + torch.round((t0 - grid.origin.double().cpu()) / h) * h
+    pose = Poses(r0[None], on_grid[None], torch.zeros(1, dtype=torch.float64))
+    return Poses(*(torch.cat([getattr(pose, f), getattr(funnel, f)]) for f in ("rotation", "translation", "score")))
 
 
 def funnel_rank(search: Pool, funnel: Pool, weights: dict[str, float]) -> int:

@@ -22,30 +22,34 @@ from ...io import read_structure
 from ...structure import Structure
 
 LABELS = ("fnat", "irmsd", "lrmsd", "dockq")
-FIELDS = ("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS
+FIELDS = ("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS + ("score",)
 
 
 @dataclass
 class Decoy:
     target: str
     decoy: str
-    source: str               # perturbation | surface | interpenetrating | <baseline method> | intergraph
+    source: str               # perturbation | surface | interpenetrating | <baseline method> | intergraph |
+                              # search-head | search | near-native (:mod:`search_decoys`)
     rotation: np.ndarray      # (3, 3): native ligand -> decoy ligand, in the native receptor's frame
     translation: np.ndarray   # (3,)
     labels: dict[str, float]
+    score: float = float("nan")   # the docking search's score of the pose (search decoys only)
 
     def row(self) -> dict:
         out = {"target": self.target, "decoy": self.decoy, "source": self.source}
         out.update({f"r{i}": float(v) for i, v in enumerate(self.rotation.ravel())})
         out.update({f"t{i}": float(v) for i, v in enumerate(self.translation)})
         out.update({k: float(self.labels[k]) for k in LABELS})
+        out["score"] = "" if math.isnan(self.score) else float(self.score)   # empty: no search score
         return out
 
     @classmethod
     def from_row(cls, row: dict) -> "Decoy":
         return cls(row["target"], row["decoy"], row["source"],
                    np.array([float(row[f"r{i}"]) for i in range(9)]).reshape(3, 3),
-                   np.array([float(row[f"t{i}"]) for i in range(3)]), {k: float(row[k]) for k in LABELS})
+                   np.array([float(row[f"t{i}"]) for i in range(3)]), {k: float(row[k]) for k in LABELS},
+                   float(row.get("score") or "nan"))
 
 
 def write_decoys(decoys: list[Decoy], path: Path) -> None:
@@ -64,11 +68,11 @@ def read_decoys(path: Path) -> list[Decoy]:
 
 
 def labelled(target: str, name: str, source: str, rotation, translation, receptor: Structure,
-             ligand: Structure) -> Decoy:
+             ligand: Structure, score: float = float("nan")) -> Decoy:
     """A decoy pose of the native ``ligand`` and its CAPRI labels against the native complex."""
     c = capri(ligand.moved(rotation, translation), receptor, ligand, receptor)
     return Decoy(target, name, source, np.asarray(rotation, float), np.asarray(translation, float),
-                 {k: c[k] for k in LABELS})
+                 {k: c[k] for k in LABELS}, score)
 
 
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:

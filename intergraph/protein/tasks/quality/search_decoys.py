@@ -1,0 +1,142 @@
+"""Docking decoys from our own global search (:mod:`..docking.search`): the well-packed, clash-free wrong
+interfaces a real sampler proposes, which a quality model exists to reject.
+
+Per target (its bound partners; the search works in the bodies' principal frames, so the files' pose changes
+nothing), one search under the weights of ``arm`` gives three kinds of decoy, each labelled (fnat, iRMSD, LRMSD,
+DockQ) against the bound complex and carrying its search score under the same weights:
+
+- ``search-head``: the refined cluster heads, the best ``heads`` clusters by size and by best score (what
+  ``protein dock`` returns: the poses a QA model re-ranks);
+- ``search``: ``sampled`` of the poses the search kept (each rotation's best translation), at evenly spaced
+  score ranks: half over the best quarter (the poses clustering sees), half over the rest;
+- ``near-native``: the native funnel as the search sees it (every rotation within a step of the native one, at a
+  third of the step, with its best translation within 4 Å of the native one; :func:`..docking.weights.native_funnel`),
+  present whether or not the search ranked it: the refined near-native poses of targets the sampler misses, marked.
+
+:func:`build` writes one CSV per target under ``out/targets/`` (resumable; reused only when ``out/config.json``
+is the configuration asked for), skips and lists targets that fail, and sums the labels in ``out/summary.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ....errors import InputError
+from ....terminal import progress_bar
+from ...structure import Structure
+from ..docking import potential as pair_potential
+from ..docking.grids import Body, potential_channels, receptor_grid
+from ..docking.search import Poses, SearchConfig, dock_bodies, fitted_weights
+from ..docking.weights import native_funnel, native_pose
+from .decoys import Decoy, labelled, read_decoys, write_decoys
+
+SOURCES = ("search-head", "search", "near-native")
+
+
+@dataclass
+class SearchDecoyConfig:
+    arm: str = "shape+pair"      # fitted weights of the search (no restraints: decoys independent of any model)
+    step: float = 30.0           # angular step of the rotation set (degrees)
+    sampled: int = 300           # search poses per target across the score range
+    heads: int = 20              # refined cluster heads per ranking (size, score)
+
+
+def sample_ranks(n_poses: int, n: int) -> np.ndarray:
+    """Indices into poses sorted best first: ``n // 2`` evenly spaced over the best quarter, the rest evenly
+    spaced over the other poses (all of a part when it holds fewer)."""
+    quarter = max(1, n_poses // 4)
+    parts = []
+    for lo, hi, k in ((0, quarter, n // 2), (quarter, n_poses, n - n // 2)):
+        if hi > lo and k > 0:
+            parts.append(np.unique(np.linspace(lo, hi - 1, min(k, hi - lo)).round().astype(int)))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=int)
+
+
+def target_decoys(target: str, receptor: Structure, ligand: Structure, cfg: SearchDecoyConfig,
+                  potential=None) -> list[Decoy]:
+    """The search decoys of one target from its bound partners (``receptor``, ``ligand``: the native complex)."""
+    weights = fitted_weights(cfg.arm)
+    if weights.get("restraint"):
+        raise InputError(f"arm {cfg.arm!r} scores interface restraints; decoys come from a search without them")
+    table = pair_potential.read() if potential is None else potential
+    search = SearchConfig(step=cfg.step)
+    rec, lig = Body.from_structure(receptor), Body.from_structure(ligand)
+    docked = dock_bodies(rec, lig, [weights], search, table, top=cfg.heads, rankings=("size", "score"))[0]
+    heads = _unique(Poses(*(torch.cat([getattr(d.poses, f) for d in docked.values()])
+                            for f in ("rotation", "translation", "score"))))
+    found = docked["size"].raw
+    found = found.take(found.score.argsort(descending=True))
+    sampled = found.take(torch.as_tensor(sample_ranks(len(found), cfg.sampled)))
+    pair = potential_channels(table, 3)
+    grid = receptor_grid(rec, lig.radius, search.grid, pair)
+    funnel = native_funnel(grid, lig, weights, pair, search, native_pose(rec, lig, rec, lig))
+    out = []
+    for source, poses in zip(SOURCES, (heads, sampled, funnel)):
+        for k in range(len(poses)):
+            r, t = lig.to_original(poses.rotation[k], poses.translation[k], rec)
+            out.append(labelled(target, f"{target}_{source}_{k}", source, r.numpy(), t.numpy(), receptor, ligand,
+                                float(poses.score[k])))
+    return out
+
+
+def _unique(poses: Poses) -> Poses:
+    """Poses without exact repeats (a head ranked both ways), first occurrence kept."""
+    seen, keep = set(), []
+    for k in range(len(poses)):
+        key = tuple(np.round(torch.cat([poses.rotation[k].flatten(), poses.translation[k]]).numpy(), 6))
+        if key not in seen:
+            seen.add(key)
+            keep.append(k)
+    return poses.take(torch.tensor(keep, dtype=torch.long))
+
+
+def build(targets: dict[str, Callable[[], tuple[Structure, Structure]]], cfg: SearchDecoyConfig, out: Path,
+          overwrite: bool = False, log: Callable = print, progress: bool = True) -> tuple[dict, list]:
+    """Search decoys for every target (id → a loader of its bound (receptor, ligand)); one CSV per target under
+    ``out/targets/``. Returns the decoys per target and the skipped (target, reason)."""
+    out = Path(out)
+    config = {"targets": sorted(targets), "decoys": dataclasses.asdict(cfg), "arm_weights": fitted_weights(cfg.arm)}
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.json"
+    if cfg_path.exists() and not overwrite and json.loads(cfg_path.read_text()) != config:
+        raise InputError(f"{out} holds decoys made with another configuration; pass --overwrite or another --out")
+    cfg_path.write_text(json.dumps(config, indent=2) + "\n")
+    folder = out / "targets"
+    folder.mkdir(exist_ok=True)
+    table = pair_potential.read()
+    got, skipped = {}, []
+    with progress_bar(disable=not progress) as bar:
+        task = bar.add_task("targets", total=len(targets))
+        for cid in sorted(targets):
+            path = folder / f"{cid}.csv"
+            if path.exists() and not overwrite:
+                got[cid] = read_decoys(path)
+            else:
+                try:
+                    got[cid] = target_decoys(cid, *targets[cid](), cfg, table)
+                    write_decoys(got[cid], path)
+                except (InputError, ValueError, OSError) as e:
+                    skipped.append((cid, str(e)))
+                    log(f"skipped {cid}: {e}")
+            bar.advance(task)
+    (out / "summary.json").write_text(json.dumps({"targets": summary(got), "skipped": skipped}, indent=2) + "\n")
+    return got, skipped
+
+
+def summary(decoys: dict[str, list[Decoy]]) -> dict:
+    """Per target: decoys per source, and how many are acceptable (DockQ ≥ 0.23) / medium (≥ 0.49) per source."""
+    out = {}
+    for cid, ds in decoys.items():
+        row = {}
+        for source in SOURCES:
+            q = np.array([d.labels["dockq"] for d in ds if d.source == source])
+            row[source] = {"decoys": int(len(q)), "acceptable": int((q >= 0.23).sum()),
+                           "medium": int((q >= 0.49).sum())}
+        out[cid] = row
+    return out

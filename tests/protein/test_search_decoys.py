@@ -1,0 +1,83 @@
+"""Docking decoys from the global search (`protein decoys`): sampled ranks, the three sources and their labels,
+the per-target files (round trip of the score column), resuming, skipping a bad target, refusing another
+configuration."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from intergraph.cli import app
+from intergraph.errors import InputError
+from intergraph.protein.tasks.quality import search_decoys
+from intergraph.protein.tasks.quality.decoys import read_decoys, write_decoys
+from intergraph.protein.tasks.quality.search_decoys import SOURCES, SearchDecoyConfig, build, sample_ranks
+
+runner = CliRunner()
+
+
+def test_sample_ranks_split_between_the_best_quarter_and_the_rest():
+    # 20 poses: best quarter = ranks 0-4 (3 of 6 asked), the rest 5-19 (3 evenly spaced)
+    np.testing.assert_array_equal(sample_ranks(20, 6), [0, 2, 4, 5, 12, 19])
+    np.testing.assert_array_equal(sample_ranks(8, 100), np.arange(8))       # fewer poses than asked: all
+    assert len(sample_ranks(8, 0)) == 0 and len(sample_ranks(1, 3)) == 1
+
+
+@pytest.fixture(scope="module")
+def decoy_folder(db5_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("decoys") / "d"
+    res = runner.invoke(app, ["protein", "decoys", "--out", str(out), "--data", str(db5_root), "--ids", "7CEI",
+                              "--step", "60", "--sampled", "12", "--heads", "3"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_decoys_of_a_target_hold_heads_score_range_and_the_native_funnel(decoy_folder):
+    decoys = read_decoys(decoy_folder / "targets" / "7CEI.csv")
+    by = {s: [d for d in decoys if d.source == s] for s in SOURCES}
+    assert 1 <= len(by["search-head"]) <= 6 and len(by["search"]) == 12 and len(by["near-native"]) > 3
+    assert len({d.decoy for d in decoys}) == len(decoys)
+    scores = [d.score for d in by["search"]]
+    assert scores == sorted(scores, reverse=True) and np.isfinite(scores).all()
+    # the funnel starts at the native rotation (its best translation within 4 Å: high quality) and spreads over
+    # the rotations within a step (60° here); the sampled search poses are mostly wrong
+    near = np.array([d.labels["dockq"] for d in by["near-native"]])
+    assert near[0] >= 0.8 and (near >= 0.23).sum() >= 2
+    assert np.median([d.labels["dockq"] for d in by["search"]]) < 0.23 < near.max()
+    for d in decoys:
+        np.testing.assert_allclose(d.rotation @ d.rotation.T, np.eye(3), atol=1e-6)
+    summary = json.loads((decoy_folder / "summary.json").read_text())
+    assert summary["targets"]["7CEI"]["near-native"]["decoys"] == len(by["near-native"])
+    assert summary["skipped"] == [] and "--ids 7CEI" in (decoy_folder / "command.txt").read_text()
+
+
+def test_decoy_files_round_trip_with_their_search_score(decoy_folder, tmp_path):
+    decoys = read_decoys(decoy_folder / "targets" / "7CEI.csv")
+    write_decoys(decoys, tmp_path / "x.csv")
+    again = read_decoys(tmp_path / "x.csv")
+    assert [d.row() for d in again] == [d.row() for d in decoys]
+    assert all(np.isfinite(d.score) for d in again)
+
+
+def test_build_resumes_skips_a_bad_target_and_refuses_another_configuration(decoy_folder, monkeypatch, tmp_path):
+    cfg = SearchDecoyConfig(step=60, sampled=12, heads=3)
+    calls = []
+
+    def fake(cid, rec, lig, cfg, table):
+        calls.append(cid)
+        raise InputError(f"{cid}: no usable residue")
+
+    monkeypatch.setattr(search_decoys, "target_decoys", fake)
+    # the finished target is read back, the bad one is skipped and reported, nothing done is lost
+    target = {"7CEI": lambda: (None, None), "BAD1": lambda: (None, None)}
+    with pytest.raises(InputError, match="another configuration"):
+        build(target, cfg, decoy_folder, progress=False, log=lambda m: None)
+    out = tmp_path / "copy"
+    (out / "targets").mkdir(parents=True)
+    (out / "targets" / "7CEI.csv").write_bytes((decoy_folder / "targets" / "7CEI.csv").read_bytes())
+    got, skipped = build(target, cfg, out, progress=False, log=lambda m: None)
+    assert calls == ["BAD1"] and list(got) == ["7CEI"] and skipped == [("BAD1", "BAD1: no usable residue")]
+    assert len(got["7CEI"]) == len(read_decoys(decoy_folder / "targets" / "7CEI.csv"))
+    assert json.loads((out / "summary.json").read_text())["skipped"] == [["BAD1", "BAD1: no usable residue"]]
