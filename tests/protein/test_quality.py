@@ -152,27 +152,43 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
         shutil.copy(db5_root / "docking_test" / "baselines" / "equidock" / f"{c}_l_b_EQUIDOCK.pdb.gz",
                     docked / f"{c}_l_b_INTERGRAPH.pdb.gz")
 
+    # a `protein decoys` folder holding two of the targets (written here from relabelled perturbations)
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.tasks.quality.decoys import perturbation_decoys
+
+    db5 = DB5(db5_root)
+    for cid, n in (("1QA9", 2), ("7CEI", 4)):
+        made = perturbation_decoys(cid, db5.structure(cid, "r", "b"), db5.structure(cid, "l", "b"), n, seed=9)
+        for k, d in enumerate(made):
+            d.source, d.decoy, d.score = "search", f"{cid}_search_{k}", 10.0 - k
+        write_decoys(made, tmp_path / "searched" / "targets" / f"{cid}.csv")
+    logged = []
     cfg = QualityRun(
         data=DataConfig(train_ids=["1QA9", "2SNI", "1ATN"], val_ids=["1NW9"], test_ids=["1AVX", "7CEI"],
                         cache_dir=str(tmp_path / "cache")),
         model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
-        quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3, docking_run=str(docked.parent)),
+        quality=QualityConfig(decoys_per_target=3, test_decoys_per_target=3, docking_run=str(docked.parent),
+                              search_decoys=str(tmp_path / "searched")),
         train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=2, batch_size=4, lr=1e-3, accelerator="cpu"))
-    result = train(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    result = train(cfg, tmp_path / "run", progress=False, log=logged.append)
     # 1ATN is an external (HADDOCK) target: held out of training
     assert result["test_by_source"]["perturbation"]["decoys"] == 6
+    # the search decoys join their targets' splits; the targets the folder lacks are named
+    assert result["test_by_source"]["search"]["decoys"] == 4
+    assert any(m.startswith("train: 1 of 2 targets have no search decoys") and m.endswith(": 2SNI") for m in logged)
     train_decoys = [d for p in (tmp_path / "cache" / "qa").glob("train-*.csv") for d in read_decoys(p)]
     assert sorted(d.decoy for d in train_decoys if d.source == "intergraph") == ["1QA9_intergraph", "2SNI_intergraph"]
     assert result["test_by_source"]["docking methods"]["decoys"] == 14  # (six baselines + ours) x two targets
     assert -1 <= result["test"]["spearman"] <= 1 and 0 <= result["test"]["top1_dockq"] <= result["test"]["best_dockq"]
     assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
     rows = (tmp_path / "run" / "predictions_test.csv").read_text().splitlines()
-    assert len(rows) == 1 + 20 and any("_intergraph," in r for r in rows)
+    assert len(rows) == 1 + 24 and any("_intergraph," in r for r in rows)
     shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
     assert shown.exit_code == 0, shown.output
     assert f"spearman {result['test']['spearman']:.4f}" in shown.output
     items = (tmp_path / "run" / "items.csv").read_text().splitlines()
-    assert items[0] == "item,decoys,spearman,top1_dockq,best_dockq" and len(items) == 3
+    assert items[0] == "item,decoys,spearman,top1_dockq,best_dockq,loss,success@1,success@5,success@10"
+    assert len(items) == 3
     # the run ranks a folder of HADDOCK models, scored against their native
     qa = data_root_of(db5_root) / "qa_decoys" / "1AK4"
     res = runner.invoke(app, ["protein", "predict", "--model", str(tmp_path / "run"), "--models", str(qa / "decoys"),
@@ -194,3 +210,17 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
 
 def data_root_of(db5_root):
     return db5_root.parent
+
+
+def test_target_items_rank_each_target_by_prediction():
+    from intergraph.protein.tasks.quality.run import target_items
+
+    cat = {"target": np.array(["a"] * 6 + ["b"] * 3),
+           "pred_dockq": np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1]),
+           "dockq": np.array([0.1, 0.05, 0.3, 0.0, 0.6, 0.2, 0.1, 0.2, 0.15])}
+    a, b = target_items(cat)
+    assert a["top1_dockq"] == 0.1 and a["best_dockq"] == 0.6 and a["loss"] == pytest.approx(0.5)
+    assert (a["success@1"], a["success@5"], a["success@10"]) == (0.0, 1.0, 1.0)   # 0.3 ranks third
+    # rank differences (3, 3, -1, 2, -4, -3): 1 - 6·48 / (6·35); b: (2, -1, -1): 1 - 6·6 / (3·8)
+    assert a["spearman"] == pytest.approx(1 - 288 / 210) and b["spearman"] == pytest.approx(-0.5)
+    assert np.isnan(b["success@1"]) and b["loss"] == pytest.approx(0.1)     # b has no acceptable decoy at all

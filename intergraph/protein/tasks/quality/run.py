@@ -41,6 +41,7 @@ from .decoys import (
     write_decoys,
 )
 from .model import DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
+from .search_decoys import SOURCES as SEARCH_SOURCES
 
 #: qa_decoys targets and their (receptor, ligand) chains, from the data README
 EXTERNAL = {"1ATN": (["A"], ["B"]), "1AK4": (["C"], ["D"])}
@@ -55,6 +56,7 @@ class QualityConfig:
     test_decoys_per_target: int = 10  # per test target, besides the baselines
     baselines: bool = True            # the source's EquiDock baselines (docking_test/baselines) join the test set
     docking_run: str = ""             # a docking run whose predictions join the decoys
+    search_decoys: str = ""           # a `protein decoys` folder: every target's search decoys join its split
     external: bool = True             # qa_decoys targets: held out of training, evaluated apart
     contact_radius: float = 12.0
     decoy_seed: int = 0
@@ -84,7 +86,7 @@ def decoy_sets(cfg: QualityRun, cset: ComplexSet, ids: dict[str, list[str]], log
                                          n_surface, n_clash, "v4"]).encode()).hexdigest()[:16]
         path = Path(cfg.data.cache_dir) / "qa" / f"{split}-{key}.csv"
         if path.exists():
-            out[split] = read_decoys(path)
+            out[split] = read_decoys(path) + searched(q.search_decoys, split, targets, log)
             continue
         structures = {c: (cset.structure(c, "r", "b"), cset.structure(c, "l", "b")) for c in targets}
         decoys = []
@@ -107,8 +109,23 @@ def decoy_sets(cfg: QualityRun, cset: ComplexSet, ids: dict[str, list[str]], log
         for name, why in skipped:
             log(f"skipped decoy {name}: {why}")
         write_decoys(decoys, path)
-        out[split] = decoys
+        out[split] = decoys + searched(q.search_decoys, split, targets, log)
     return out
+
+
+def searched(folder: str, split: str, targets: list[str], log=print) -> list[Decoy]:
+    """The search decoys (:mod:`search_decoys`) of ``targets`` from a ``protein decoys`` folder ("" : none);
+    targets the folder lacks are named."""
+    if not folder:
+        return []
+    root = Path(folder) / "targets"
+    if not root.is_dir():
+        raise MissingError(f"{folder}: not a decoy folder of `protein decoys` (no targets/)")
+    missing = [t for t in targets if not (root / f"{t}.csv").exists()]
+    if missing:
+        log(f"{split}: {len(missing)} of {len(targets)} targets have no search decoys in {folder}: "
+            f"{', '.join(missing)}")
+    return [d for t in targets if t not in missing for d in read_decoys(root / f"{t}.csv")]
 
 
 def docked_decoys(run: Path, cset: ComplexSet, structures: dict) -> list[Decoy]:
@@ -133,7 +150,8 @@ def docked_decoys(run: Path, cset: ComplexSet, structures: dict) -> list[Decoy]:
 
 def _by_source(cat: dict, decoys: list[Decoy], task: QualityTask) -> dict[str, dict]:
     source = {d.decoy: d.source for d in decoys}
-    kinds = np.array(["perturbation" if source[d] == "perturbation" else "docking methods" for d in cat["decoy"]])
+    kinds = np.array(["perturbation" if source[d] == "perturbation" else "search" if source[d] in SEARCH_SOURCES
+                      else "docking methods" for d in cat["decoy"]])
     out = {}
     for kind in np.unique(kinds):
         m = kinds == kind
@@ -150,9 +168,10 @@ def _write_predictions(cat: dict, path: Path) -> None:
                         f"{cat['fnat'][i]:.4f}", f"{cat['pred_fnat'][i]:.4f}"])
 
 
-def target_items(cat: dict) -> list[dict]:
-    """Per test target: decoys, Spearman of predicted vs true DockQ, the true DockQ of the top-ranked decoy and
-    the best DockQ among its decoys."""
+def target_items(cat: dict, acceptable: float = 0.23) -> list[dict]:
+    """Per test target: decoys, Spearman of predicted vs true DockQ, the true DockQ of the top-ranked decoy, the
+    best DockQ among its decoys and the loss (best − top-ranked), and whether an acceptable decoy (DockQ ≥
+    ``acceptable``) is among the top 1 / 5 / 10 by prediction (1 / 0; NaN when the target has none at all)."""
     from scipy import stats
 
     rows = []
@@ -160,8 +179,12 @@ def target_items(cat: dict) -> list[dict]:
         m = cat["target"] == t
         p, y = cat["pred_dockq"][m], cat["dockq"][m]
         rho = float(stats.spearmanr(p, y)[0]) if m.sum() > 2 and np.std(p) > 0 and np.std(y) > 0 else float("nan")
-        rows.append({"item": t, "decoys": int(m.sum()), "spearman": rho, "top1_dockq": float(y[np.argmax(p)]),
-                     "best_dockq": float(y.max())})
+        ranked = y[np.argsort(-p, kind="stable")]
+        row = {"item": t, "decoys": int(m.sum()), "spearman": rho, "top1_dockq": float(ranked[0]),
+               "best_dockq": float(y.max()), "loss": float(y.max() - ranked[0])}
+        for n in (1, 5, 10):
+            row[f"success@{n}"] = float((ranked[:n] >= acceptable).any()) if y.max() >= acceptable else float("nan")
+        rows.append(row)
     return rows
 
 
