@@ -337,8 +337,10 @@ def protein_decoys(
 ) -> None:
     """Docking decoys for quality assessment from the global search, per target (bound partners): refined
     cluster heads, poses across the score range and the native funnel, labelled (fnat, iRMSD, LRMSD, DockQ)
-    against the bound complex; writes targets/{ID}.csv, summary.json, command.txt."""
+    against the bound complex, and how reference-free baselines rank them; writes targets/{ID}.csv,
+    summary.json, baselines/{ID}.csv, baselines.md, command.txt."""
     from .complexes import ComplexSet
+    from .tasks.quality.baselines import folder_baselines
     from .tasks.quality.search_decoys import SearchDecoyConfig, build
 
     cset = ComplexSet(data, form="b")
@@ -355,6 +357,8 @@ def protein_decoys(
     hit = sum(any(d.labels["dockq"] >= 0.23 for d in v if d.source != "near-native") for v in got.values())
     console.print(f"{n} decoys of {len(got)} targets -> {out}; the search found an acceptable pose (DockQ ≥ 0.23) "
                   f"for {hit} of them")
+    if got:
+        console.print("\n".join(folder_baselines(got, targets, out)))
     report_failures(skipped, len(got))
 
 

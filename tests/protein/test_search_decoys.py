@@ -1,8 +1,9 @@
 """Docking decoys from the global search (`protein decoys`): sampled ranks, the three sources and their labels,
 the per-target files (round trip of the score column), resuming, skipping a bad target, refusing another
-configuration."""
+configuration; the reference-free baselines against their definitions computed in full."""
 from __future__ import annotations
 
+import csv
 import json
 
 import numpy as np
@@ -81,3 +82,45 @@ def test_build_resumes_skips_a_bad_target_and_refuses_another_configuration(deco
     assert calls == ["BAD1"] and list(got) == ["7CEI"] and skipped == [("BAD1", "BAD1: no usable residue")]
     assert len(got["7CEI"]) == len(read_decoys(decoy_folder / "targets" / "7CEI.csv"))
     assert json.loads((out / "summary.json").read_text())["skipped"] == [["BAD1", "BAD1: no usable residue"]]
+
+
+def test_baselines_equal_their_definitions_computed_in_full(db5_root):
+    import biotite.structure as bs
+
+    from intergraph.protein.io import read_structure
+    from intergraph.protein.tasks.quality.baselines import PoseScorer, _heavy
+
+    folder = db5_root / "structures"
+    rec, lig = (read_structure(folder / f"7CEI_{r}_b.pdb.gz") for r in "rl")
+    scorer = PoseScorer(rec, lig, points=100)
+    a, b = _heavy(rec), _heavy(lig)
+    rot = np.array([[1.0, 0, 0], [0, np.cos(0.3), -np.sin(0.3)], [0, np.sin(0.3), np.cos(0.3)]])
+    for r, t in ((np.eye(3), np.zeros(3)), (rot, np.array([1.5, -2.0, 0.5]))):
+        moved = b["coord"] @ r.T + t
+
+        def area(parts):
+            arr = bs.AtomArray(sum(len(p["coord"]) for p, _ in parts))
+            arr.coord = np.concatenate([c for _, c in parts]).astype(np.float32)
+            for k in ("res_name", "atom_name", "element"):
+                setattr(arr, k, np.concatenate([p[k] for p, _ in parts]))
+            radius = np.concatenate([p["radius"] for p, _ in parts])
+            return np.nansum(bs.sasa(arr, point_number=100, vdw_radii=radius, ignore_ions=False))
+
+        full = area([(a, a["coord"])]) + area([(b, moved)]) - area([(a, a["coord"]), (b, moved)])
+        assert full > 500
+        assert scorer.buried_area(r, t) == pytest.approx(full, rel=1e-4)
+        d = np.linalg.norm(moved[:, None] - a["coord"][None], axis=-1) < 5.0
+        li, ri = np.nonzero(d)
+        assert scorer.contacts(r, t) == len(set(zip(b["residue"][li], a["residue"][ri]))) > 10
+    assert scorer.buried_area(np.eye(3), np.array([200.0, 0, 0])) == 0.0 == scorer.contacts(np.eye(3), [200.0, 0, 0])
+
+
+def test_decoy_folder_tables_the_baselines_and_keeps_their_scores(decoy_folder):
+    table = (decoy_folder / "baselines.md").read_text()
+    for name in ("search score", "residue contacts", "buried surface area", "random order"):
+        assert f"| {name} (1) |" in table
+    with open(decoy_folder / "baselines" / "7CEI.csv") as f:
+        rows = list(csv.DictReader(f))
+    decoys = read_decoys(decoy_folder / "targets" / "7CEI.csv")
+    assert [r["decoy"] for r in rows] == [d.decoy for d in decoys]
+    assert [float(r["search score"]) for r in rows] == pytest.approx([d.score for d in decoys], rel=1e-5)

@@ -1,0 +1,160 @@
+"""Reference-free baselines that rank the docked models of one target (higher score = predicted better), for
+decoys that are rigid poses (R, t) of the bound ligand against the bound receptor:
+
+- search score: the docking search's own score of the pose (search decoys only);
+- residue contacts: residue pairs across the interface with heavy atoms within 5 Å;
+- buried surface area: SASA(receptor) + SASA(ligand) − SASA(complex), Shrake–Rupley (biotite; ProtOr radii,
+  1.4 Å probe) over the amino acids' heavy atoms. Only atoms within 10 Å of the partner can lose area (two radii
+  and two probe radii are under 8 Å), so both terms are computed for those alone, every atom occluding;
+- random order (seeded by the seed and the target's name).
+
+Shapes: one score per decoy, in the order given.
+"""
+from __future__ import annotations
+
+import csv
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ....train.metrics import bootstrap_mean
+from ...structure import Structure
+from .decoys import Decoy
+
+NAMES = ("search score", "residue contacts", "buried surface area", "random order")
+CONTACT = 5.0   # Å between heavy atoms: a residue contact
+NEAR = 10.0     # Å to the partner: atoms whose area can change
+
+
+class PoseScorer:
+    """Interface descriptors of ligand poses against a fixed receptor (amino-acid heavy atoms of both)."""
+
+    def __init__(self, receptor: Structure, ligand: Structure, points: int = 200):
+        self.points = points
+        self.rec, self.lig = (_heavy(s) for s in (receptor, ligand))
+        self.rec_tree = cKDTree(self.rec["coord"])
+        self.receptor_alone = _sasa(self.rec, np.ones(len(self.rec["coord"]), bool), points)
+
+    def contacts(self, rotation: np.ndarray, translation: np.ndarray) -> int:
+        lig = self.lig["coord"] @ np.asarray(rotation).T + translation
+        pairs = cKDTree(lig).sparse_distance_matrix(self.rec_tree, CONTACT, output_type="ndarray")
+        if len(pairs) == 0:
+            return 0
+        return len({(int(a), int(b)) for a, b in zip(self.lig["residue"][pairs["i"]], self.rec["residue"][pairs["j"]])})
+
+    def buried_area(self, rotation: np.ndarray, translation: np.ndarray) -> float:
+        lig = self.lig["coord"] @ np.asarray(rotation).T + translation
+        near_r = np.isfinite(cKDTree(lig).query(self.rec["coord"], distance_upper_bound=NEAR)[0])
+        near_l = np.isfinite(self.rec_tree.query(lig, distance_upper_bound=NEAR)[0])
+        if not near_r.any():
+            return 0.0
+        both = {k: np.concatenate([self.rec[k], self.lig[k]]) for k in ("res_name", "atom_name", "element", "radius")}
+        both["coord"] = np.concatenate([self.rec["coord"], lig])
+        near = np.concatenate([near_r, near_l])
+        together = _sasa(both, near, self.points)
+        # the ligand alone where it stands: the sphere points are fixed in space, so its area moves a little
+        # with its rotation, and both terms must sample it the same way
+        ligand_alone = _sasa({**self.lig, "coord": lig}, near_l, self.points)
+        alone = np.concatenate([self.receptor_alone, ligand_alone])
+        return float((alone[near] - together[near]).sum())
+
+
+def _heavy(s: Structure) -> dict:
+    from biotite.structure.info import vdw_radius_protor, vdw_radius_single
+
+    res = s.atom_residue
+    keep = s.res_polymer[res] & (s.element != "H") & (s.element != "D")
+    out = {"coord": s.coord[keep].astype(np.float64), "residue": res[keep], "res_name": s.res_name[res[keep]],
+           "atom_name": s.atom_name[keep], "element": s.element[keep]}
+    radii = []
+    for rn, an, el in zip(out["res_name"], out["atom_name"], out["element"]):
+        r = vdw_radius_protor(str(rn), str(an)) or vdw_radius_single(str(el)) or 1.8
+        radii.append(r)
+    out["radius"] = np.array(radii, dtype=np.float64)
+    return out
+
+
+def _sasa(atoms: dict, where: np.ndarray, points: int) -> np.ndarray:
+    """Per-atom SASA (Å²) of ``where`` atoms (others 0), every atom occluding."""
+    import biotite.structure as bs
+
+    arr = bs.AtomArray(len(atoms["coord"]))
+    arr.coord = atoms["coord"].astype(np.float32)
+    arr.res_name, arr.atom_name, arr.element = atoms["res_name"], atoms["atom_name"], atoms["element"]
+    area = bs.sasa(arr, atom_filter=where, ignore_ions=False, point_number=points, vdw_radii=atoms["radius"])
+    return np.nan_to_num(area, nan=0.0)
+
+
+def baseline_scores(decoys: list[Decoy], receptor: Structure, ligand: Structure, seed: int = 0) -> dict:
+    """name -> (D,) scores of one target's decoys (the search score is NaN for decoys the search did not make)."""
+    scorer = PoseScorer(receptor, ligand)
+    target = decoys[0].target if decoys else ""
+    rng = np.random.default_rng([seed, zlib.crc32(target.encode())])
+    return {"search score": np.array([d.score for d in decoys]),
+            "residue contacts": np.array([scorer.contacts(d.rotation, d.translation) for d in decoys], float),
+            "buried surface area": np.array([scorer.buried_area(d.rotation, d.translation) for d in decoys]),
+            "random order": rng.random(len(decoys))}
+
+
+def baseline_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """Markdown rows per baseline over the targets: per-target Spearman, top-1 DockQ, loss (best − top-1 DockQ),
+    success at top 1 / 5 / 10 (over the targets with an acceptable decoy), each the mean with its 95 % bootstrap
+    interval over targets. ``scores``: target -> name -> scores (:func:`baseline_scores`)."""
+    from .run import target_items
+
+    targets = sorted(t for t in decoys if t in scores)
+    keys = ("spearman", "top1_dockq", "loss", "success@1", "success@5", "success@10")
+    lines = [f"| baseline ({len(targets)} targets) | per-target Spearman | top-1 DockQ | loss | success@1 | "
+             "success@5 | success@10 |", "|---|---|---|---|---|---|---|"]
+    for name in NAMES:
+        if not any(name in scores[t] and np.isfinite(scores[t][name]).all() for t in targets):
+            continue
+        items = [target_items({"target": np.array([t] * len(decoys[t])), "pred_dockq": scores[t][name],
+                               "dockq": np.array([d.labels["dockq"] for d in decoys[t]])})[0]
+                 for t in targets if np.isfinite(scores[t][name]).all()]
+        cells = []
+        for k in keys:
+            v = np.array([i[k] for i in items])
+            mean, low, high = bootstrap_mean(v[np.isfinite(v)])
+            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(mean) else "–")
+        lines.append(f"| {name} ({len(items)}) | " + " | ".join(cells) + " |")
+    return lines
+
+
+def stored_scores(path: Path, decoys: list[Decoy], partners: Callable[[], tuple[Structure, Structure]],
+                  seed: int = 0) -> dict[str, np.ndarray]:
+    """:func:`baseline_scores` of one target's decoys, kept in ``path`` (CSV: decoy, one column per baseline) and
+    read back when it holds exactly these decoys. ``partners``: a loader of the bound (receptor, ligand)."""
+    names = [d.decoy for d in decoys]
+    if path.exists():
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if [r["decoy"] for r in rows] == names and all(n in rows[0] for n in NAMES):
+            return {n: np.array([float(r[n]) for r in rows]) for n in NAMES}
+    scores = baseline_scores(decoys, *partners(), seed=seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["decoy", *NAMES])
+        w.writerows([name, *(f"{scores[n][k]:.6g}" for n in NAMES)] for k, name in enumerate(names))
+    return scores
+
+
+def folder_baselines(decoys: dict[str, list[Decoy]], partners: dict[str, Callable], folder: Path,
+                     progress: bool = True) -> list[str]:
+    """The baselines of every target's decoys (kept under ``folder/baselines/``) and their table
+    (:func:`baseline_table`), also written to ``folder/baselines.md``."""
+    from ....terminal import progress_bar
+
+    scores = {}
+    with progress_bar(disable=not progress) as bar:
+        task = bar.add_task("baselines", total=len(decoys))
+        for cid, ds in decoys.items():
+            scores[cid] = stored_scores(Path(folder) / "baselines" / f"{cid}.csv", ds, partners[cid])
+            bar.advance(task)
+    lines = baseline_table(decoys, scores)
+    (Path(folder) / "baselines.md").write_text("\n".join(lines) + "\n")
+    return lines
