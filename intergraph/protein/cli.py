@@ -358,7 +358,9 @@ def protein_decoys(
     console.print(f"{n} decoys of {len(got)} targets -> {out}; the search found an acceptable pose (DockQ ≥ 0.23) "
                   f"for {hit} of them")
     if got:
-        console.print("\n".join(folder_baselines(got, targets, out)))
+        lines = folder_baselines(got, targets, out)
+        (out / "baselines.md").write_text("\n".join(lines) + "\n")
+        console.print("\n".join(lines))
     report_failures(skipped, len(got))
 
 

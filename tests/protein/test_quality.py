@@ -189,6 +189,13 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     items = (tmp_path / "run" / "items.csv").read_text().splitlines()
     assert items[0] == "item,decoys,spearman,top1_dockq,best_dockq,loss,success@1,success@5,success@10"
     assert len(items) == 3
+    # compare's notes: the baselines on the test targets' search decoys (7CEI), flagged as other decoys
+    from intergraph.protein.tasks.quality.run import QualitySpec
+
+    notes = QualitySpec().notes([{"run": str(tmp_path / "run"), "seed": 0}])
+    assert "not on the same decoys" in notes[0]
+    assert {line.split(" (")[0] for line in notes[4:]} == {"| search score", "| residue contacts",
+                                                          "| buried surface area", "| random order"}
     # the run ranks a folder of HADDOCK models, scored against their native
     qa = data_root_of(db5_root) / "qa_decoys" / "1AK4"
     res = runner.invoke(app, ["protein", "predict", "--model", str(tmp_path / "run"), "--models", str(qa / "decoys"),

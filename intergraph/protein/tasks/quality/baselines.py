@@ -146,7 +146,7 @@ def stored_scores(path: Path, decoys: list[Decoy], partners: Callable[[], tuple[
 def folder_baselines(decoys: dict[str, list[Decoy]], partners: dict[str, Callable], folder: Path,
                      progress: bool = True) -> list[str]:
     """The baselines of every target's decoys (kept under ``folder/baselines/``) and their table
-    (:func:`baseline_table`), also written to ``folder/baselines.md``."""
+    (:func:`baseline_table`)."""
     from ....terminal import progress_bar
 
     scores = {}
@@ -155,6 +155,4 @@ def folder_baselines(decoys: dict[str, list[Decoy]], partners: dict[str, Callabl
         for cid, ds in decoys.items():
             scores[cid] = stored_scores(Path(folder) / "baselines" / f"{cid}.csv", ds, partners[cid])
             bar.advance(task)
-    lines = baseline_table(decoys, scores)
-    (Path(folder) / "baselines.md").write_text("\n".join(lines) + "\n")
-    return lines
+    return baseline_table(decoys, scores)

@@ -336,6 +336,32 @@ class QualitySpec(TaskSpec):
     def figure(self, rows: list[dict], path: Path) -> Path:
         return plot_predicted_vs_true(rows, path)
 
+    def notes(self, rows: list[dict]) -> list[str]:
+        """The reference-free baselines on the search decoys of the runs' test targets (the first seed's split),
+        when the runs take search decoys."""
+        from ...run import read_config
+        from .baselines import folder_baselines
+
+        runs = [Path(r["run"]) for r in rows if r["seed"] == rows[0]["seed"]]
+        cfg = read_config(runs[0] / "config.yaml")
+        folder = cfg.quality.search_decoys
+        if not folder:
+            return []
+        splits = [json.loads(p.read_text()) for run in runs for p in sorted(run.glob("**/split.json"))]
+        tested = sorted({t for s in splits for t in s.get("test", [])})
+        decoys = {t: searched(folder, "test", [t], log=lambda m: None) for t in tested}
+        decoys = {t: d for t, d in decoys.items() if d}
+        if not decoys:
+            return []
+        cset = complex_set(cfg.data)
+        partners = {t: (lambda t=t: (cset.structure(t, "r", "b"), cset.structure(t, "l", "b"))) for t in decoys}
+        q = cfg.quality
+        mixed = q.test_decoys_per_target > 0 or q.baselines or q.docking_run
+        return [f"Reference-free baselines on the search decoys of the same test targets ({folder}; 95 % bootstrap "
+                "intervals over targets)" + ("; the runs' test sets also hold other decoys, so their rows are not "
+                                             "on the same decoys" if mixed else "") + ":", "",
+                *folder_baselines(decoys, partners, Path(folder), progress=False)]
+
 
 def plot_predicted_vs_true(rows: list[dict], path: Path) -> Path:
     """Predicted vs true DockQ of the test decoys, one panel per arm (its first seed, folds pooled)."""
