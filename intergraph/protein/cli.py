@@ -210,6 +210,8 @@ def protein_dock(
     model: Optional[Path] = typer.Option(None, help="regress: a docking run folder (`protein train --task docking`); "
                                                     "search: an interface run whose probabilities restrain the "
                                                     "score (`protein train --task interface`)."),
+    qa: Optional[Path] = typer.Option(None, help="search: a quality-assessment run (`protein train --task qa`) "
+                                                 "that re-ranks the search's cluster heads by predicted DockQ."),
     top: int = typer.Option(10, min=1, help="search: ranked poses written."),
     step: float = typer.Option(15.0, help="search: angular step of the rotation set (degrees)."),
     arm: Optional[str] = typer.Option(None, help="search: fitted score terms (shape, shape+pair, "
@@ -224,6 +226,8 @@ def protein_dock(
     from .tasks.docking.search import DEFAULT_ARM, RESTRAINT_ARM, SearchConfig
 
     if method == "regress":
+        if qa is not None:
+            raise InputError("--qa re-ranks the search's poses: it needs --method search")
         if model is None:
             raise InputError("--method regress needs --model: a docking run folder")
         trained = load_models(model)
@@ -237,10 +241,14 @@ def protein_dock(
                 raise InputError(f"{model}: a {trained[0].cfg.task} run; the search's restraints need an interface "
                                  "run")
             model = trained
+        if qa is not None:
+            qa = load_models(qa)
+            if qa[0].cfg.task != "qa":
+                raise InputError(f"{qa[0].folder}: a {qa[0].cfg.task} run; --qa needs a quality-assessment run")
         arm = arm or (RESTRAINT_ARM if model is not None else DEFAULT_ARM)
         try:
             result = search_files(receptor, ligand, out, SearchConfig(step=step), arm, top, rename_chains,
-                                  torch_device(device), interface=model)
+                                  torch_device(device), interface=model, qa=qa)
         except ValueError as e:
             raise InputError(str(e)) from None
     else:
@@ -272,6 +280,8 @@ def protein_dock_benchmark(
     interface: str = typer.Option("none", help="Probabilities of the restraint term (arms with restraints): an "
                                                "interface run folder, or truth (the observed interface, an "
                                                "oracle; bound inputs only)."),
+    qa: str = typer.Option("none", help="A quality-assessment run: each ranking also re-ranked by its predicted "
+                                        "DockQ (\"RANKING + QA\")."),
     overwrite: bool = typer.Option(False, help="Recompute a folder made with another configuration."),
 ) -> None:
     """Docking by search on DB5.5 (test, or validation): success at top 1/5/10 (DockQ ≥ 0.23, ≥ 0.49), medians,
@@ -295,7 +305,7 @@ def protein_dock_benchmark(
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     try:
         rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite,
-                                      interface=interface)
+                                      interface=interface, qa=qa)
     except ValueError as e:
         raise InputError(str(e)) from None
     done = sorted({r["complex"] for r in rows})

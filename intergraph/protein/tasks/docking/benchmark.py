@@ -56,10 +56,12 @@ def inputs_of(cid: str, inputs: str, db5_root: Path) -> tuple[Path, Path, Path, 
 
 def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path, inputs: str = "bound",
                   top: int = 10, db5_root: Path | None = None, overwrite: bool = False,
-                  interface: str = "none") -> tuple[list[dict], list]:
+                  interface: str = "none", qa: str = "none") -> tuple[list[dict], list]:
     """Dock every complex with every arm; rows of :data:`FIELDS` (one per arm and rank) and the skipped
     (complex, reason). ``interface``: where the restraint term's probabilities come from: ``none``, an interface
-    run folder (predictions on the inputs), or ``truth`` (the observed interface: an oracle; bound inputs only)."""
+    run folder (predictions on the inputs), or ``truth`` (the observed interface: an oracle; bound inputs only).
+    ``qa``: a quality-assessment run folder; every ranking gets a copy re-ranked by its predicted DockQ
+    ("RANKING + QA")."""
     db5_root = db5_root or protocol_root().parent
     weights = {a: fitted_weights(a) for a in arms}
     if interface == "none" and any(w.get("restraint") for w in weights.values()):
@@ -67,8 +69,17 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
     if interface == "truth" and inputs != "bound":
         raise InputError("--interface truth (the observed interface) is defined for the bound inputs only")
     source = restraint_source(interface)
+    qa_models = None
+    if qa != "none":
+        from ...run import load_models
+
+        qa_models = load_models(qa)
     config = {"ids": ids, "arms": weights, "inputs": inputs, "top": top, "search": dataclasses.asdict(cfg),
               "interface": source["description"]}
+    if qa_models is not None:
+        c = qa_models[0].cfg
+        config["qa"] = {"run": str(qa), "task": c.task, "encoder": c.model.encoder, "plm": c.data.plm,
+                        "models": len(qa_models)}
     out.mkdir(parents=True, exist_ok=True)
     cfg_path = out / "config.json"
     if cfg_path.exists() and not overwrite and json.loads(cfg_path.read_text()) != config:
@@ -87,7 +98,7 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
                 bar.advance(task)
                 continue
             try:
-                got = _dock_one(cid, weights, cfg, inputs, top, db5_root, table, source["probabilities"])
+                got = _dock_one(cid, weights, cfg, inputs, top, db5_root, table, source["probabilities"], qa_models)
             except (InputError, ValueError, OSError) as e:
                 skipped.append((cid, str(e)))
                 bar.advance(task)
@@ -123,7 +134,7 @@ def restraint_source(interface: str) -> dict:
             "probabilities": lambda r, l, tr, tl: restraints.predicted(models, r, l)}
 
 
-def _dock_one(cid, weights, cfg, inputs, top, db5_root, table, probabilities) -> list[dict]:
+def _dock_one(cid, weights, cfg, inputs, top, db5_root, table, probabilities, qa_models=None) -> list[dict]:
     rec_f, lig_f, rec_t, lig_t = inputs_of(cid, inputs, db5_root)
     rec, lig = read_structure(rec_f), read_structure(lig_f)
     truth_r, truth_l = read_structure(rec_t), read_structure(lig_t)
@@ -131,6 +142,14 @@ def _dock_one(cid, weights, cfg, inputs, top, db5_root, table, probabilities) ->
     t0 = time.perf_counter()
     placed = dock_structures(Body.from_structure(rec, p_r), Body.from_structure(lig, p_l), weights, cfg, table,
                              top=top, rankings=("size", "score"))
+    if qa_models is not None:
+        from ..quality.run import pose_quality
+
+        for name, poses in list(placed.items()):
+            predicted = pose_quality(qa_models, rec, lig, [(p.rotation.numpy(), p.translation.numpy())
+                                                           for p in poses])[:, 0]
+            order = np.argsort(-predicted, kind="stable")
+            placed[f"{name} + QA"] = [dataclasses.replace(poses[k], rank=n + 1) for n, k in enumerate(order)]
     seconds = time.perf_counter() - t0
     rows = []
     for arm, poses in placed.items():

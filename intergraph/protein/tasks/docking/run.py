@@ -228,13 +228,15 @@ def dock_files(model, receptor: str | Path, ligand: str | Path, out: str | Path,
 
 def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg: SearchConfig | None = None,
                  arm: str = DEFAULT_ARM, top: int = 10, rename_chains: bool = False, device=None,
-                 progress: bool = True, interface: str | Path | list | None = None) -> dict:
+                 progress: bool = True, interface: str | Path | list | None = None,
+                 qa: str | Path | list | None = None) -> dict:
     """Dock ``ligand`` onto ``receptor`` by global FFT search (:mod:`search`) with the shipped potential and the
     term weights of ``arm`` (chosen on DB5.5 training / validation complexes), the restraint term from the
     probabilities of the ``interface`` run (a folder, or its loaded models; an arm with a restraint weight needs
-    one); write ``out/rank01.pdb`` …
-    (receptor unchanged, then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, file, motion of the
-    input ligand) and ``out/search.json`` (settings, weights, time)."""
+    one); with a ``qa`` run (a folder or its loaded models), the ranked cluster heads are re-ranked by its
+    predicted DockQ. Writes ``out/rank01.pdb`` …
+    (receptor unchanged, then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, predicted DockQ
+    with ``qa``, file, motion of the input ligand) and ``out/search.json`` (settings, weights, time)."""
     import json
     import time
 
@@ -249,6 +251,17 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
                                  {arm: weights}, cfg,
                                  potential.read(), top=top, device=device,
                                  label="rotations" if progress else None)[arm]
+    qa_models = None
+    if qa is not None:
+        from ...run import load_models
+        from ..quality.run import pose_quality
+
+        qa_models = load_models(qa) if isinstance(qa, (str, Path)) else qa
+        predicted = pose_quality(qa_models, rec, lig, [(p.rotation.numpy(), p.translation.numpy())
+                                                         for p in placements])[:, 0]
+        order = np.argsort(-predicted, kind="stable")
+        placements = [dataclasses.replace(placements[k], rank=n + 1) for n, k in enumerate(order)]
+        predicted = predicted[order]
     seconds = time.perf_counter() - t0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -257,7 +270,9 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
         name = f"rank{p.rank:02d}.pdb"
         moved = lig.moved(p.rotation.numpy(), p.translation.numpy())
         (out / name).write_text(complex_pdb(rec, _renamed(moved, renamed)))
-        rows.append({"rank": p.rank, "score": round(p.score, 4), "cluster_size": p.cluster_size, "file": name,
+        qa_cell = {} if qa_models is None else {"predicted_dockq": round(float(predicted[p.rank - 1]), 4)}
+        rows.append({"rank": p.rank, "score": round(p.score, 4), "cluster_size": p.cluster_size, **qa_cell,
+                     "file": name,
                      "rotation": " ".join(f"{v:.6f}" for v in p.rotation.flatten().tolist()),
                      "translation": " ".join(f"{v:.4f}" for v in p.translation.tolist())})
     with open(out / "poses.csv", "w", newline="") as f:
@@ -268,6 +283,7 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
         "receptor": str(receptor), "ligand": str(ligand), "arm": arm, "weights": weights,
         "interface": None if interface is None else
         str(interface[0].folder) if isinstance(interface, list) else str(interface),
+        "qa": None if qa is None else str(qa[0].folder) if isinstance(qa, list) else str(qa),
         "search": dataclasses.asdict(cfg), "seconds": round(seconds, 1), "renamed_ligand_chains": renamed},
         indent=2) + "\n")
     return {"poses": rows, "seconds": seconds, "renamed_ligand_chains": renamed}

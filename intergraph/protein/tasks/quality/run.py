@@ -24,7 +24,7 @@ from ....train.experiment import Experiment
 from ....train.loop import EpochShuffle, TaskModule
 from ...complexes import ComplexSet
 from ...docking_metrics import capri
-from ...featurize import GraphConfig, featurize
+from ...featurize import GraphConfig, featurize, join_partners, moved
 from ...io import is_structure_file, read_structure
 from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
@@ -221,6 +221,29 @@ def external_graphs(cfg: QualityRun, source, log=print) -> list:
     return graphs
 
 
+def pose_quality(models: list, receptor, ligand, poses: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """(P, 2) predicted DockQ and fnat of ``ligand`` moved by each rigid pose x ↦ R x + t against ``receptor`` as
+    given (both partners featurized once), the mean over the QA run's models (one, or one per fold)."""
+    cfg = models[0].cfg
+    if cfg.task != "qa":
+        raise InputError(f"a quality-assessment run (`protein train --task qa`) is needed, not a {cfg.task} run")
+    parts = [featurize(s, GraphConfig(), name=f"pose_{role}") for role, s in (("r", receptor), ("l", ligand))]
+    source = plm_source(cfg.data)
+    if source is not None:
+        arms.attach_by_sequence(cfg.data.plm, source, parts)
+    graphs = [join_partners(parts[0], moved(parts[1], torch.as_tensor(r, dtype=torch.float32),
+                                            torch.as_tensor(t, dtype=torch.float32)),
+                            GraphConfig(), cfg.quality.contact_radius) for r, t in poses]
+    return _predicted(models, graphs)
+
+
+def _predicted(models: list, graphs: list) -> np.ndarray:
+    """(G, 2) sigmoid outputs (DockQ, fnat) of complex graphs, the mean over ``models``."""
+    batch = Batch.from_data_list(graphs)
+    with torch.no_grad():
+        return np.mean([torch.sigmoid(m.model(batch)).numpy() for m in models], axis=0)
+
+
 class QualitySpec(TaskSpec):
     name = "qa"
     description = "quality of docked complexes: predicted DockQ (and fnat) of each model, ranked per target"
@@ -311,9 +334,7 @@ class QualitySpec(TaskSpec):
             parts = [featurize(s, GraphConfig(), name=f"{name}_{role}") for role, s in (("r", rec), ("l", lig))]
             if source is not None:
                 arms.attach_by_sequence(cfg.data.plm, source, parts)
-            g = decoy_graph(*parts, contact_radius=cfg.quality.contact_radius)
-            with torch.no_grad():
-                pred = np.mean([torch.sigmoid(m.model(Batch.from_data_list([g])))[0].numpy() for m in models], axis=0)
+            pred = _predicted(models, [decoy_graph(*parts, contact_radius=cfg.quality.contact_radius)])[0]
             row = {"model": name, "predicted_dockq": float(pred[0]), "predicted_fnat": float(pred[1])}
             if native is not None:
                 c = capri(lig, rec, native[1], native[0])
