@@ -91,3 +91,13 @@ def test_benchmark_adds_qa_reranked_copies_of_every_ranking(qa_run, tmp_path):
         mine = sorted(float(r["dockq"]) for r in rows if r["arm"] == name)
         assert mine == pytest.approx(sorted(float(r["dockq"]) for r in rows if r["arm"] == f"{name} + QA"))
     assert json.loads((out / "config.json").read_text())["qa"]["task"] == "qa"
+
+
+def test_a_run_of_another_task_is_refused_as_qa(tmp_path, monkeypatch):
+    import intergraph.protein.run as run
+
+    fake = [run.Trained(cfg=run.ProteinRun(task="interface"), model=None, folder=tmp_path)]
+    monkeypatch.setattr(run, "load_models", lambda folder: fake)
+    res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", "shape",
+                              "--ids", "7CEI", "--qa", str(tmp_path)])
+    assert res.exit_code == 2 and "needs a quality-assessment run" in res.output

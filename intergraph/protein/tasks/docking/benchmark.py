@@ -74,6 +74,8 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
         from ...run import load_models
 
         qa_models = load_models(qa)
+        if qa_models[0].cfg.task != "qa":
+            raise InputError(f"{qa}: a {qa_models[0].cfg.task} run; --qa needs a quality-assessment run")
     config = {"ids": ids, "arms": weights, "inputs": inputs, "top": top, "search": dataclasses.asdict(cfg),
               "interface": source["description"]}
     if qa_models is not None:
