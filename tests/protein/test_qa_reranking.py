@@ -1,5 +1,6 @@
 """QA re-ranking of the docking search: predicted quality of ligand poses (`pose_quality`), `protein dock --qa`
-re-ranks the search's cluster heads, and the benchmark adds re-ranked copies of every ranking."""
+re-ranks the search's cluster heads, and the benchmark adds re-ranked copies of every ranking. The QA run here
+trains with the ranking term (batches within targets)."""
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,8 @@ def qa_run(tmp_path_factory):
                                      cache_dir=str(tmp / "cache")),
                      model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
                      quality=QualityConfig(decoys_per_target=3, surface_per_target=1, clash_per_target=0,
-                                           test_decoys_per_target=2, baselines=False, external=False),
+                                           test_decoys_per_target=2, baselines=False, external=False,
+                                           rank_weight=1.0),
                      train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=1, batch_size=4, lr=1e-3,
                                        accelerator="cpu"))
     train(cfg, tmp / "run", progress=False, log=lambda m: None)
@@ -101,3 +103,17 @@ def test_a_run_of_another_task_is_refused_as_qa(tmp_path, monkeypatch):
     res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", "shape",
                               "--ids", "7CEI", "--qa", str(tmp_path)])
     assert res.exit_code == 2 and "needs a quality-assessment run" in res.output
+
+
+def test_quality_loss_adds_the_ranking_term_within_targets():
+    from types import SimpleNamespace
+
+    from intergraph.protein.tasks.quality.model import QualityTask
+
+    out = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [3.0, 0.0]])
+    batch = SimpleNamespace(y=torch.tensor([[0.2, 0.1], [0.8, 0.5], [0.5, 0.5]]), target=["a", "a", "b"])
+    mse = torch.nn.functional.mse_loss(torch.sigmoid(out), batch.y)
+    assert QualityTask().loss(out, batch) == pytest.approx(float(mse))
+    # one pair within a target: decoy 1 (DockQ 0.8) over decoy 0 (0.2), logits -1 vs 1: softplus(1 - (-1))
+    want = float(mse) + 0.5 * float(np.log1p(np.exp(2.0)))
+    assert QualityTask(rank_weight=0.5).loss(out, batch) == pytest.approx(want)

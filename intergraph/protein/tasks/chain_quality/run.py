@@ -18,6 +18,7 @@ from ....errors import InputError, MissingError
 from ....train.config import TrainConfig
 from ....train.experiment import Experiment
 from ....train.loop import TaskModule
+from ....train.ranking import TargetBatches
 from ...featurize import GraphConfig, featurize
 from ...io import is_structure_file, read_structure
 from ...model_scores import lddt, pair_residues, score_model
@@ -26,7 +27,7 @@ from ...plm import arms
 from ...run import DataConfig, ProteinRun, build_encoder, collect, describe, parameter_counts, write_split
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items, write_ranking
 from .data import ChainModel, read_model_sets
-from .model import ChainQualityModel, ChainQualityTask, TargetBatches
+from .model import ChainQualityModel, ChainQualityTask
 
 
 @dataclass

@@ -16,6 +16,7 @@ from torch_geometric.data import Batch, Data
 
 from ....graph.scatter import attention_mean_pool
 from ....train.metrics import regression_metrics
+from ....train.ranking import ranking_loss
 from ...encoders import ResidueEncoder
 from ...featurize import GraphConfig, join_partners, moved
 from .decoys import Decoy
@@ -77,8 +78,17 @@ def top1_quality(pred: np.ndarray, truth: np.ndarray, groups: np.ndarray) -> flo
 
 
 class QualityTask:
+    """L = MSE(σ(z), (DockQ, fnat)) + λ_rank · mean over pairs (i, j) of one target in the batch with
+    DockQ_i > DockQ_j + 0.01 of softplus(z_j − z_i) (z: DockQ logits; :func:`train.ranking.ranking_loss`)."""
+
+    def __init__(self, rank_weight: float = 0.0):
+        self.rank_weight = rank_weight
+
     def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return nn.functional.mse_loss(torch.sigmoid(out), batch.y)
+        loss = nn.functional.mse_loss(torch.sigmoid(out), batch.y)
+        if self.rank_weight:
+            loss = loss + self.rank_weight * ranking_loss(out[:, 0], batch.y[:, 0], list(batch.target))
+        return loss
 
     def predictions(self, out: torch.Tensor, batch: Batch) -> dict[str, np.ndarray]:
         p = torch.sigmoid(out).detach().float().cpu().numpy()

@@ -22,6 +22,7 @@ from ....graph.cache import file_sha256
 from ....train.config import TrainConfig
 from ....train.experiment import Experiment
 from ....train.loop import EpochShuffle, TaskModule
+from ....train.ranking import TargetBatches
 from ...complexes import ComplexSet
 from ...docking_metrics import capri
 from ...featurize import GraphConfig, featurize, join_partners, moved
@@ -60,6 +61,7 @@ class QualityConfig:
     external: bool = True             # qa_decoys targets: held out of training, evaluated apart
     contact_radius: float = 12.0
     decoy_seed: int = 0
+    rank_weight: float = 0.0          # pairwise ranking term within targets (batches drawn within targets when > 0)
 
 
 @dataclass
@@ -271,10 +273,14 @@ class QualitySpec(TaskSpec):
         write_split(run_dir, ids)
         model = self.build_model(cfg, arms.dim(cset.plm) if cset.plm else None)
         counts = parameter_counts(model)
-        sampler = EpochShuffle(len(data["train"]), cfg.train.seed)
         bs = cfg.train.batch_size
-        return Experiment(TaskModule(model, QualityTask(), cfg.train),
-                          DataLoader(data["train"], batch_size=bs, sampler=sampler, collate_fn=collate_graphs),
+        if cfg.quality.rank_weight:     # every batch holds one target's decoys: pairs to rank
+            train = DataLoader(data["train"], collate_fn=collate_graphs, batch_sampler=TargetBatches(
+                [d.target for d in data["train"].decoys], bs, cfg.train.seed))
+        else:
+            train = DataLoader(data["train"], batch_size=bs, sampler=EpochShuffle(len(data["train"]), cfg.train.seed),
+                               collate_fn=collate_graphs)
+        return Experiment(TaskModule(model, QualityTask(cfg.quality.rank_weight), cfg.train), train,
                           DataLoader(data["val"], batch_size=bs, collate_fn=collate_graphs),
                           lambda m: self._score(cfg, m, cset, data, run_dir, log), counts,
                           describe(cfg, counts, {k: f"{len(v)} ({len(ids[k])} targets)" for k, v in data.items()},
@@ -282,7 +288,7 @@ class QualitySpec(TaskSpec):
 
     def _score(self, cfg, model, cset: ComplexSet, data: dict, out: Path, log) -> dict:
         """Validation, test (overall and by decoy source) and external metrics; per-decoy predictions as CSV."""
-        task, bs, results = QualityTask(), cfg.train.batch_size, {}
+        task, bs, results = QualityTask(cfg.quality.rank_weight), cfg.train.batch_size, {}
         for split in ("val", "test"):
             if split in data:
                 results[split], cat = _evaluate(model, data[split], task, bs)
