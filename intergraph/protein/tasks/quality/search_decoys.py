@@ -99,7 +99,8 @@ def _unique(poses: Poses) -> Poses:
 def build(targets: dict[str, Callable[[], tuple[Structure, Structure]]], cfg: SearchDecoyConfig, out: Path,
           overwrite: bool = False, log: Callable = print, progress: bool = True) -> tuple[dict, list]:
     """Search decoys for every target (id → a loader of its bound (receptor, ligand)); one CSV per target under
-    ``out/targets/``. Returns the decoys per target and the skipped (target, reason)."""
+    ``out/targets/``, a target already there read back (workers given the same targets in other orders share the
+    folder). Returns the decoys per target and the skipped (target, reason)."""
     out = Path(out)
     config = {"targets": sorted(targets), "decoys": dataclasses.asdict(cfg), "arm_weights": fitted_weights(cfg.arm)}
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +114,7 @@ def build(targets: dict[str, Callable[[], tuple[Structure, Structure]]], cfg: Se
     got, skipped = {}, []
     with progress_bar(disable=not progress) as bar:
         task = bar.add_task("targets", total=len(targets))
-        for cid in sorted(targets):
+        for cid in targets:     # in the order given: a second worker can take them in reverse
             path = folder / f"{cid}.csv"
             if path.exists() and not overwrite:
                 got[cid] = read_decoys(path)
