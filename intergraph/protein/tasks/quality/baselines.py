@@ -100,16 +100,16 @@ def baseline_scores(decoys: list[Decoy], receptor: Structure, ligand: Structure,
 
 
 def baseline_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]]) -> list[str]:
-    """Markdown rows per baseline over the targets: per-target Spearman, top-1 DockQ, loss (best − top-1 DockQ),
+    """Markdown rows per ranker over the targets: per-target Spearman, top-1 DockQ, loss (best − top-1 DockQ),
     success at top 1 / 5 / 10 (over the targets with an acceptable decoy), each the mean with its 95 % bootstrap
-    interval over targets. ``scores``: target -> name -> scores (:func:`baseline_scores`)."""
+    interval over targets. ``scores``: target -> name -> scores (:func:`baseline_scores`, or any ranker's)."""
     from .run import target_items
 
     targets = sorted(t for t in decoys if t in scores)
     keys = ("spearman", "top1_dockq", "loss", "success@1", "success@5", "success@10")
-    lines = [f"| baseline ({len(targets)} targets) | per-target Spearman | top-1 DockQ | loss | success@1 | "
+    lines = [f"| ranker ({len(targets)} targets) | per-target Spearman | top-1 DockQ | loss | success@1 | "
              "success@5 | success@10 |", "|---|---|---|---|---|---|---|"]
-    for name in NAMES:
+    for name in dict.fromkeys(n for t in targets for n in scores[t]):
         if not any(name in scores[t] and np.isfinite(scores[t][name]).all() for t in targets):
             continue
         items = [target_items({"target": np.array([t] * len(decoys[t])), "pred_dockq": scores[t][name],

@@ -1,0 +1,58 @@
+"""How a QA run ranks the docking search's own decoys, beside the reference-free baselines on the same decoys:
+every search decoy of each test target, and the refined cluster heads alone (what re-ranking a docking result
+sees). Reads the run's ``predictions_test.csv`` (the run must take the decoys: ``quality.search_decoys``) and the
+``protein decoys`` folder; prints markdown tables (95 % bootstrap intervals over targets) and writes them to
+``--out``.
+
+Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR --out table.md``
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from intergraph.protein.complexes import ComplexSet
+from intergraph.protein.run import read_config
+from intergraph.protein.tasks.quality.baselines import baseline_table, stored_scores
+from intergraph.protein.tasks.quality.decoys import read_decoys
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", type=Path, action="append", required=True)
+    ap.add_argument("--decoys", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args()
+    predicted: dict[str, dict[str, dict[str, float]]] = {}      # ranker -> decoy -> prediction
+    for run in args.run:
+        cfg = read_config(run / "config.yaml")
+        name = f"QA {cfg.model.encoder}, PLM {cfg.data.plm}, seed {cfg.train.seed}"
+        with open(run / "predictions_test.csv") as f:
+            predicted[name] = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
+    cset = ComplexSet(cfg.data.source, form="b")
+    targets = sorted({p.stem for p in (args.decoys / "targets").glob("*.csv")})
+    lines = [f"QA runs: {', '.join(map(str, args.run))}; decoys: {args.decoys}", ""]
+    for title, keep in (("every search decoy", None), ("the refined cluster heads (re-ranking)", "search-head")):
+        decoys, scores = {}, {}
+        for t in targets:
+            ds = read_decoys(args.decoys / "targets" / f"{t}.csv")
+            base = stored_scores(args.decoys / "baselines" / f"{t}.csv", ds,
+                                 lambda t=t: (cset.structure(t, "r", "b"), cset.structure(t, "l", "b")))
+            mask = np.array([keep is None or d.source == keep for d in ds])
+            if not all(d.decoy in p for p in predicted.values() for d in ds):
+                continue        # a target the runs did not test
+            decoys[t] = [d for d, m in zip(ds, mask) if m]
+            scores[t] = {**{n: np.array([p[d.decoy] for d in decoys[t]]) for n, p in predicted.items()},
+                         **{n: v[mask] for n, v in base.items()}}
+        lines += [f"### {title}", "", *baseline_table(decoys, scores), ""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
