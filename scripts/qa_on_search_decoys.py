@@ -1,10 +1,12 @@
 """How a QA run ranks the docking search's own decoys, beside the reference-free baselines on the same decoys:
 every search decoy of each test target, and the refined cluster heads alone (what re-ranking a docking result
-sees). Reads the run's ``predictions_test.csv`` (the run must take the decoys: ``quality.search_decoys``) and the
-``protein decoys`` folder; prints markdown tables (95 % bootstrap intervals over targets) and writes them to
-``--out``.
+sees). Reads each run's test predictions (``--predictions``, relative to the run: its own ``predictions_test.csv``
+when it took the decoys in training, ``quality.search_decoys``, or those of ``protein evaluate RUN --out
+RUN/evaluations/search --set quality.search_decoys=DIR ...``) and the ``protein decoys`` folder; prints markdown
+tables (95 % bootstrap intervals over targets) and writes them to ``--out``.
 
-Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR --out table.md``
+Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR [--predictions
+evaluations/search/predictions_test.csv] --out table.md``
 """
 from __future__ import annotations
 
@@ -24,13 +26,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, action="append", required=True)
     ap.add_argument("--decoys", type=Path, required=True)
+    ap.add_argument("--predictions", default="predictions_test.csv", help="relative to each run folder")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     predicted: dict[str, dict[str, dict[str, float]]] = {}      # ranker -> decoy -> prediction
     for run in args.run:
         cfg = read_config(run / "config.yaml")
         name = f"QA {cfg.model.encoder}, PLM {cfg.data.plm}, seed {cfg.train.seed}"
-        with open(run / "predictions_test.csv") as f:
+        with open(run / args.predictions) as f:
             predicted[name] = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
     cset = ComplexSet(cfg.data.source, form="b")
     targets = sorted({p.stem for p in (args.decoys / "targets").glob("*.csv")})

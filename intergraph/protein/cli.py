@@ -146,11 +146,13 @@ def protein_evaluate(
     run: Path = typer.Argument(..., help="A run folder written by `intergraph protein train` (any task, k-fold too)."),
     data: Optional[str] = typer.Option(None, help="Another labelled source: every complex of it is test data."),
     out: Optional[Path] = typer.Option(None, help="Folder for the predictions (default RUN/evaluations/<name>)."),
+    sets: Sets = None,
 ) -> None:
-    """Evaluate a run's best model(s) on its own validation and test complexes, or on any labelled source."""
+    """Evaluate a run's best model(s) on its own validation and test complexes, or on any labelled source;
+    ``--set`` changes how the evaluation's data are made (e.g. quality.search_decoys=DIR), never the model."""
     from .run import evaluate
 
-    result = evaluate(run, data, out, log=console.print)
+    result = evaluate(run, data, out, log=console.print, overrides=sets or [])
     folds = result.get("folds", [result])
     table = Table(title=f"{run}" + (f" on {data}" if data else ""))
     table.add_column("model")

@@ -10,6 +10,7 @@ and ``metrics.json`` with the per-fold test metrics and their mean and standard 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,13 +249,19 @@ def load_models(run_dir: str | Path) -> list[Trained]:
     return out
 
 
-def evaluate(run_dir: str | Path, data: str | None = None, out: Path | None = None, log: Callable = print) -> dict:
+def evaluate(run_dir: str | Path, data: str | None = None, out: Path | None = None, log: Callable = print,
+             overrides: list[str] = ()) -> dict:
     """Re-evaluate a finished run's best model(s): on its own validation and test complexes, or with ``data``
-    (a source) on every complex of that source. A k-fold run evaluates each fold's model."""
+    (a source) on every complex of that source; ``overrides`` (``SECTION.NAME=VALUE``) change the settings the
+    evaluation's data are made with (the networks are the trained ones). A k-fold run evaluates each fold's
+    model."""
+    from ..train.config import apply_overrides
     from .tasks import task
 
     results = []
     models = load_models(run_dir)
+    if overrides:
+        models = [dataclasses.replace(m, cfg=apply_overrides(copy.deepcopy(m.cfg), list(overrides))) for m in models]
     for m in models:
         spec = task(m.cfg.task)
         target = None

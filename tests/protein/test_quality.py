@@ -186,6 +186,16 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
     assert shown.exit_code == 0, shown.output
     assert f"spearman {result['test']['spearman']:.4f}" in shown.output
+    # evaluated again on the search decoys alone: --set changes the evaluation's data, not the model
+    shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run"), "--out", str(tmp_path / "ev"),
+                                "--set", "quality.test_decoys_per_target=0", "--set", "quality.baselines=false",
+                                "--set", "quality.docking_run=", "--set", "quality.external=false"])
+    assert shown.exit_code == 0, shown.output
+    rows = (tmp_path / "ev" / "predictions_test.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4 and all(",7CEI_search_" in r for r in rows[1:])
+    first = (tmp_path / "run" / "predictions_test.csv").read_text().splitlines()
+    kept = {r.split(",")[1]: r.split(",")[3] for r in first}
+    assert all(kept[r.split(",")[1]] == r.split(",")[3] for r in rows[1:])     # the same model's predictions
     items = (tmp_path / "run" / "items.csv").read_text().splitlines()
     assert items[0] == "item,decoys,spearman,top1_dockq,best_dockq,loss,success@1,success@5,success@10"
     assert len(items) == 3
