@@ -216,6 +216,8 @@ def protein_dock(
                                                  "that re-ranks the search's cluster heads by predicted DockQ."),
     top: int = typer.Option(10, min=1, help="search: ranked poses written."),
     step: float = typer.Option(15.0, help="search: angular step of the rotation set (degrees)."),
+    rank_by: str = typer.Option("score", help="search: clusters ranked by best score (chosen on DB5.5 validation "
+                                              "complexes) or by size (ClusPro)."),
     arm: Optional[str] = typer.Option(None, help="search: fitted score terms (shape, shape+pair, "
                                                  "shape+pair+restraint); default shape+pair, with --model "
                                                  "shape+pair+restraint."),
@@ -249,8 +251,8 @@ def protein_dock(
                 raise InputError(f"{qa[0].folder}: a {qa[0].cfg.task} run; --qa needs a quality-assessment run")
         arm = arm or (RESTRAINT_ARM if model is not None else DEFAULT_ARM)
         try:
-            result = search_files(receptor, ligand, out, SearchConfig(step=step), arm, top, rename_chains,
-                                  torch_device(device), interface=model, qa=qa)
+            result = search_files(receptor, ligand, out, SearchConfig(step=step, rank_by=rank_by), arm, top,
+                                  rename_chains, torch_device(device), interface=model, qa=qa)
         except ValueError as e:
             raise InputError(str(e)) from None
     else:
@@ -275,6 +277,9 @@ def protein_dock_benchmark(
     inputs: str = typer.Option("bound", help="bound: EquiDock's randomly moved bound partners; unbound: the _u files."),
     arms: str = typer.Option("shape,shape+pair", help="Comma-separated fitted arms."),
     step: float = typer.Option(15.0, help="Angular step of the rotation set (degrees)."),
+    rank_by: str = typer.Option("score", help="The ranking named by the arm (the other is \"ARM, by size|score\"): "
+                                              "score (the default of protein dock) or size (ClusPro; the "
+                                              "default before 2026-12-03)."),
     top: int = typer.Option(10, min=1, help="Ranked poses scored per complex."),
     ids: Optional[str] = typer.Option(None, help="Comma-separated complex ids (default: every complex of --split)."),
     split: str = typer.Option("test", help="DB5.5 split (EquiDock's) when --ids is not given: test, or val for "
@@ -306,7 +311,8 @@ def protein_dock_benchmark(
     chosen = ids.split(",") if ids else DB5(split=split).ids
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     try:
-        rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step), out, inputs, top, overwrite=overwrite,
+        rows, skipped = run_benchmark(chosen, arm_list, SearchConfig(step=step, rank_by=rank_by), out, inputs, top,
+                                      overwrite=overwrite,
                                       interface=interface, qa=qa)
     except ValueError as e:
         raise InputError(str(e)) from None

@@ -88,8 +88,8 @@ def test_benchmark_adds_qa_reranked_copies_of_every_ranking(qa_run, tmp_path):
     with open(out / "rows.csv") as f:
         rows = list(csv.DictReader(f))
     arms = {r["arm"] for r in rows}
-    assert {"shape", "shape, by score", "shape + QA", "shape, by score + QA"} <= arms
-    for name in ("shape", "shape, by score"):
+    assert {"shape", "shape, by size", "shape + QA", "shape, by size + QA"} <= arms
+    for name in ("shape", "shape, by size"):
         mine = sorted(float(r["dockq"]) for r in rows if r["arm"] == name)
         assert mine == pytest.approx(sorted(float(r["dockq"]) for r in rows if r["arm"] == f"{name} + QA"))
     assert json.loads((out / "config.json").read_text())["qa"]["task"] == "qa"

@@ -3,11 +3,11 @@ choices): EquiDock's protocol inputs (bound partners, randomly moved) or the unb
 ranked poses scored against the bound complex with the CAPRI measures, the shipped methods' predictions on the
 same complexes beside them.
 
-Each weight arm is ranked two ways from the same search: clusters by size (the arm's name, as ClusPro) and by
-their best score ("ARM, by score"). Success at top N: a pose with DockQ ≥ 0.23 (acceptable) / ≥ 0.49 (medium)
-among the N best-ranked. Intervals are 95 % percentile bootstraps over complexes (paired for differences between
-arms). Resumable: one CSV per complex under ``out/items/``, reused only when ``out/config.json`` is the
-configuration asked for.
+Each weight arm is ranked two ways from the same search: as ``SearchConfig.rank_by`` says (the arm's name;
+by best score unless asked otherwise) and the other way ("ARM, by size" as ClusPro, or "ARM, by score"). Success
+at top N: a pose with DockQ ≥ 0.23 (acceptable) / ≥ 0.49 (medium) among the N best-ranked. Intervals are 95 %
+percentile bootstraps over complexes (paired for differences between arms). Resumable: one CSV per complex under
+``out/items/``, reused only when ``out/config.json`` is the configuration asked for.
 """
 from __future__ import annotations
 
