@@ -6,6 +6,7 @@ overrides (:func:`apply_overrides`) reach every field of a nested config, typed 
 """
 from __future__ import annotations
 
+import json
 import shutil
 import typing
 from dataclasses import asdict, dataclass, fields, is_dataclass
@@ -129,6 +130,23 @@ def claim_run_dir(cfg, run_dir: str | Path, overwrite: bool = False) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     save_yaml(cfg, path)
     return run_dir
+
+
+def claim_results_dir(out: str | Path, config: dict, what: str, overwrite: bool = False) -> Path:
+    """Create ``out`` for resumable results made with ``config`` (saved as ``config.json``), or accept it when it
+    holds the same one; a folder holding ``what`` made with another configuration is refused, naming the
+    differences, unless ``overwrite`` (its items are then recomputed)."""
+    out = Path(out)
+    path = out / "config.json"
+    if path.exists() and not overwrite:
+        held = json.loads(path.read_text())
+        if held != config:
+            why = "; ".join(differences(held, config)[:6])
+            raise InputError(f"{out} holds {what} made with another configuration ({why}); pass --overwrite or "
+                             "another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    return out
 
 
 def _coerce(text: str, hint, where: str):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 
 from ....errors import InputError
 from ....terminal import progress_bar
+from ....train.config import claim_results_dir
 from ...db5 import protocol_root
 from ...docking_metrics import capri, find_structure, score_folder, score_structures, structure_file
 from ...io import read_structure
@@ -82,11 +82,7 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
         c = qa_models[0].cfg
         config["qa"] = {"run": str(qa), "task": c.task, "encoder": c.model.encoder, "plm": c.data.plm,
                         "models": len(qa_models)}
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.json"
-    if cfg_path.exists() and not overwrite and json.loads(cfg_path.read_text()) != config:
-        raise InputError(f"{out} holds a benchmark with another configuration; pass --overwrite or another --out")
-    cfg_path.write_text(json.dumps(config, indent=2) + "\n")
+    claim_results_dir(out, config, "a benchmark", overwrite)
     items = out / "items"
     items.mkdir(exist_ok=True)
     rows, skipped = [], []

@@ -29,6 +29,7 @@ import torch
 
 from ....errors import InputError
 from ....terminal import progress_bar
+from ....train.config import claim_results_dir
 from ...structure import Structure
 from ..docking import potential as pair_potential
 from ..docking.grids import Body, potential_channels, receptor_grid
@@ -103,11 +104,7 @@ def build(targets: dict[str, Callable[[], tuple[Structure, Structure]]], cfg: Se
     folder). Returns the decoys per target and the skipped (target, reason)."""
     out = Path(out)
     config = {"targets": sorted(targets), "decoys": dataclasses.asdict(cfg), "arm_weights": fitted_weights(cfg.arm)}
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.json"
-    if cfg_path.exists() and not overwrite and json.loads(cfg_path.read_text()) != config:
-        raise InputError(f"{out} holds decoys made with another configuration; pass --overwrite or another --out")
-    cfg_path.write_text(json.dumps(config, indent=2) + "\n")
+    claim_results_dir(out, config, "decoys", overwrite)
     folder = out / "targets"
     folder.mkdir(exist_ok=True)
     table = pair_potential.read()
