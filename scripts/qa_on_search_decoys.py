@@ -32,7 +32,7 @@ def main() -> None:
     predicted: dict[str, dict[str, dict[str, float]]] = {}      # ranker -> decoy -> prediction
     for run in args.run:
         cfg = read_config(run / "config.yaml")
-        name = f"QA {cfg.model.encoder}, PLM {cfg.data.plm}, seed {cfg.train.seed}"
+        name = f"QA {run.name} ({cfg.model.encoder}, PLM {cfg.data.plm}, seed {cfg.train.seed})"
         with open(run / args.predictions) as f:
             predicted[name] = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
     cset = ComplexSet(cfg.data.source, form="b")
