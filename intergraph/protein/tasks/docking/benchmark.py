@@ -141,13 +141,10 @@ def _dock_one(cid, weights, cfg, inputs, top, db5_root, table, probabilities, qa
     placed = dock_structures(Body.from_structure(rec, p_r), Body.from_structure(lig, p_l), weights, cfg, table,
                              top=top, rankings=("size", "score"))
     if qa_models is not None:
-        from ..quality.run import pose_quality
+        from ..quality.run import reranked
 
         for name, poses in list(placed.items()):
-            predicted = pose_quality(qa_models, rec, lig, [(p.rotation.numpy(), p.translation.numpy())
-                                                           for p in poses])[:, 0]
-            order = np.argsort(-predicted, kind="stable")
-            placed[f"{name} + QA"] = [dataclasses.replace(poses[k], rank=n + 1) for n, k in enumerate(order)]
+            placed[f"{name} + QA"] = reranked(qa_models, rec, lig, poses)[0]
     seconds = time.perf_counter() - t0
     rows = []
     for arm, poses in placed.items():

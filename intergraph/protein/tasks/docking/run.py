@@ -254,14 +254,10 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
     qa_models = None
     if qa is not None:
         from ...run import load_models
-        from ..quality.run import pose_quality
+        from ..quality.run import reranked
 
         qa_models = load_models(qa) if isinstance(qa, (str, Path)) else qa
-        predicted = pose_quality(qa_models, rec, lig, [(p.rotation.numpy(), p.translation.numpy())
-                                                         for p in placements])[:, 0]
-        order = np.argsort(-predicted, kind="stable")
-        placements = [dataclasses.replace(placements[k], rank=n + 1) for n, k in enumerate(order)]
-        predicted = predicted[order]
+        placements, predicted = reranked(qa_models, rec, lig, placements)
     seconds = time.perf_counter() - t0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

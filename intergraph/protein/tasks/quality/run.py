@@ -239,6 +239,17 @@ def pose_quality(models: list, receptor, ligand, poses: list[tuple[np.ndarray, n
     return _predicted(models, graphs)
 
 
+def reranked(models: list, receptor, ligand, placements: list) -> tuple[list, np.ndarray]:
+    """Docking placements (rank, rotation, translation of the ligand as given) re-ranked by the QA run's
+    predicted DockQ, best first, ranks renumbered; with the predictions in that order."""
+    import dataclasses
+
+    predicted = pose_quality(models, receptor, ligand, [(p.rotation.numpy(), p.translation.numpy())
+                                                        for p in placements])[:, 0]
+    order = np.argsort(-predicted, kind="stable")
+    return [dataclasses.replace(placements[k], rank=n + 1) for n, k in enumerate(order)], predicted[order]
+
+
 def _predicted(models: list, graphs: list) -> np.ndarray:
     """(G, 2) sigmoid outputs (DockQ, fnat) of complex graphs, the mean over ``models``."""
     batch = Batch.from_data_list(graphs)
