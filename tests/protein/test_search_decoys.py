@@ -1,6 +1,7 @@
 """Docking decoys from the global search (`protein decoys`): sampled ranks, the three sources and their labels,
 the per-target files (round trip of the score column), resuming, skipping a bad target, refusing another
-configuration; the reference-free baselines against their definitions computed in full."""
+configuration; the reference-free baselines against their definitions computed in full; the seeded sample of
+each target's search poses a QA run keeps."""
 from __future__ import annotations
 
 import csv
@@ -124,3 +125,23 @@ def test_decoy_folder_tables_the_baselines_and_keeps_their_scores(decoy_folder):
     decoys = read_decoys(decoy_folder / "targets" / "7CEI.csv")
     assert [r["decoy"] for r in rows] == [d.decoy for d in decoys]
     assert [float(r["search score"]) for r in rows] == pytest.approx([d.score for d in decoys], rel=1e-5)
+
+
+def test_a_qa_run_keeps_a_seeded_sample_of_each_targets_search_poses(decoy_folder, tmp_path):
+    from intergraph.protein.tasks.quality.run import QualityConfig, kept, searched
+
+    folder = str(decoy_folder)
+    whole = searched(folder, "train", ["7CEI"])
+    pool = {d.decoy for d in whole if d.source == "search"}
+    others = sorted(d.decoy for d in whole if d.source != "search")
+    assert len(pool) == 12 and others
+    draws = [searched(folder, "train", ["7CEI"], sampled=5, seed=s) for s in range(4)]
+    for got in draws:      # five search poses drawn from the pool; heads and near-natives all kept
+        assert len({d.decoy for d in got if d.source == "search"} & pool) == 5
+        assert sorted(d.decoy for d in got if d.source != "search") == others
+    again = searched(folder, "train", ["7CEI"], sampled=5, seed=0)
+    assert [d.decoy for d in again] == [d.decoy for d in draws[0]]                  # the seed fixes the draw
+    assert len({tuple(d.decoy for d in got) for got in draws}) > 1                   # and other seeds differ
+    assert len(searched(folder, "train", ["7CEI"], sampled=50)) == len(whole)       # more than the pool: all
+    q = QualityConfig(search_sampled=5, decoy_seed=3)
+    assert kept(q, "val") == (5, 3) and kept(q, "test") == (0, 3)                    # the test set stays whole

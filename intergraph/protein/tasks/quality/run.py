@@ -58,6 +58,8 @@ class QualityConfig:
     baselines: bool = True            # the source's EquiDock baselines (docking_test/baselines) join the test set
     docking_run: str = ""             # a docking run whose predictions join the decoys
     search_decoys: str = ""           # a `protein decoys` folder: every target's search decoys join its split
+    search_sampled: int = 0           # its `search` poses kept per training / validation target, drawn with
+                                      # decoy_seed (0: all); cluster heads and near-natives always kept, test whole
     external: bool = True             # qa_decoys targets: held out of training, evaluated apart
     contact_radius: float = 12.0
     decoy_seed: int = 0
@@ -88,7 +90,7 @@ def decoy_sets(cfg: QualityRun, cset: ComplexSet, ids: dict[str, list[str]], log
                                          n_surface, n_clash, "v4"]).encode()).hexdigest()[:16]
         path = Path(cfg.data.cache_dir) / "qa" / f"{split}-{key}.csv"
         if path.exists():
-            out[split] = read_decoys(path) + searched(q.search_decoys, split, targets, log)
+            out[split] = read_decoys(path) + searched(q.search_decoys, split, targets, log, *kept(q, split))
             continue
         structures = {c: (cset.structure(c, "r", "b"), cset.structure(c, "l", "b")) for c in targets}
         decoys = []
@@ -111,13 +113,19 @@ def decoy_sets(cfg: QualityRun, cset: ComplexSet, ids: dict[str, list[str]], log
         for name, why in skipped:
             log(f"skipped decoy {name}: {why}")
         write_decoys(decoys, path)
-        out[split] = decoys + searched(q.search_decoys, split, targets, log)
+        out[split] = decoys + searched(q.search_decoys, split, targets, log, *kept(q, split))
     return out
 
 
-def searched(folder: str, split: str, targets: list[str], log=print) -> list[Decoy]:
+def kept(q: QualityConfig, split: str) -> tuple[int, int]:
+    """(search poses kept per target, seed) for ``split``: the test set keeps every decoy."""
+    return (0 if split == "test" else q.search_sampled), q.decoy_seed
+
+
+def searched(folder: str, split: str, targets: list[str], log=print, sampled: int = 0, seed: int = 0) -> list[Decoy]:
     """The search decoys (:mod:`search_decoys`) of ``targets`` from a ``protein decoys`` folder ("" : none);
-    targets the folder lacks are named."""
+    targets the folder lacks are named. ``sampled`` > 0 keeps that many of each target's ``search`` poses (a
+    draw seeded by ``seed`` and the target id; cluster heads and near-natives are all kept)."""
     if not folder:
         return []
     root = Path(folder) / "targets"
@@ -127,7 +135,18 @@ def searched(folder: str, split: str, targets: list[str], log=print) -> list[Dec
     if missing:
         log(f"{split}: {len(missing)} of {len(targets)} targets have no search decoys in {folder}: "
             f"{', '.join(missing)}")
-    return [d for t in targets if t not in missing for d in read_decoys(root / f"{t}.csv")]
+    out = []
+    for t in targets:
+        if t in missing:
+            continue
+        decoys = read_decoys(root / f"{t}.csv")
+        pool = [d for d in decoys if d.source == "search"]
+        if 0 < sampled < len(pool):
+            rng = np.random.default_rng([seed, int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)])
+            chosen = {pool[i].decoy for i in rng.choice(len(pool), sampled, replace=False)}
+            decoys = [d for d in decoys if d.source != "search" or d.decoy in chosen]
+        out += decoys
+    return out
 
 
 def docked_decoys(run: Path, cset: ComplexSet, structures: dict) -> list[Decoy]:
