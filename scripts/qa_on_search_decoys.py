@@ -43,7 +43,7 @@ def main() -> None:
         for t in targets:
             ds = read_decoys(args.decoys / "targets" / f"{t}.csv")
             base = stored_scores(args.decoys / "baselines" / f"{t}.csv", ds,
-                                 lambda t=t: (cset.structure(t, "r", "b"), cset.structure(t, "l", "b")))
+                                 lambda t=t, f=ds[0].form: (cset.structure(t, "r", f), cset.structure(t, "l", f)))
             mask = np.array([keep is None or d.source == keep for d in ds])
             if not all(d.decoy in p for p in predicted.values() for d in ds):
                 continue        # a target the runs did not test

@@ -351,15 +351,16 @@ def protein_decoys(
     step: float = typer.Option(30.0, help="Angular step of the rotation set (degrees)."),
     sampled: int = typer.Option(300, min=0, help="Search poses per target across the score range."),
     heads: int = typer.Option(20, min=1, help="Refined cluster heads per ranking (size, score)."),
+    inputs: str = typer.Option("bound", help="Partners searched: bound, or unbound (labels against the bound)."),
     overwrite: bool = typer.Option(False, help="Recompute a folder made with another configuration."),
 ) -> None:
-    """Docking decoys for quality assessment from the global search, per target (bound partners): refined
-    cluster heads, poses across the score range and the native funnel, labelled (fnat, iRMSD, LRMSD, DockQ)
-    against the bound complex, and how reference-free baselines rank them; writes targets/{ID}.csv,
-    summary.json, baselines/{ID}.csv, baselines.md, command.txt."""
+    """Docking decoys for quality assessment from the global search, per target (bound partners, or the unbound
+    structures): refined cluster heads, poses across the score range and the native funnel, labelled (fnat,
+    iRMSD, LRMSD, DockQ) against the bound complex, and how reference-free baselines rank them; writes
+    targets/{ID}.csv, summary.json, baselines/{ID}.csv, baselines.md, command.txt."""
     from .complexes import ComplexSet
     from .tasks.quality.baselines import folder_baselines
-    from .tasks.quality.search_decoys import SearchDecoyConfig, build
+    from .tasks.quality.search_decoys import INPUTS, SearchDecoyConfig, build
 
     cset = ComplexSet(data, form="b")
     if split is not None and split not in cset.splits:
@@ -368,8 +369,11 @@ def protein_decoys(
     unknown = [c for c in chosen if c not in set(cset.all_ids)]
     if unknown:
         raise InputError(f"{data}: unknown target ids {', '.join(unknown)}")
-    targets = {c: (lambda c=c: (cset.structure(c, "r", "b"), cset.structure(c, "l", "b"))) for c in chosen}
-    got, skipped = build(targets, SearchDecoyConfig(arm, step, sampled, heads), out, overwrite, log=err.print)
+    cfg = SearchDecoyConfig(arm, step, sampled, heads, inputs)
+    form = INPUTS[inputs]
+    targets = {c: (lambda c=c: (cset.structure(c, "r", form), cset.structure(c, "l", form))) for c in chosen}
+    natives = {c: (lambda c=c: (cset.structure(c, "r", "b"), cset.structure(c, "l", "b"))) for c in chosen}
+    got, skipped = build(targets, cfg, out, overwrite, log=err.print, natives=natives if form != "b" else None)
     (out / "command.txt").write_text(command_line(ctx) + "\n")
     n = sum(len(v) for v in got.values())
     hit = sum(any(d.labels["dockq"] >= 0.23 for d in v if d.source != "near-native") for v in got.values())

@@ -1,7 +1,8 @@
 """Docking decoys from the global search (`protein decoys`): sampled ranks, the three sources and their labels,
 the per-target files (round trip of the score column), resuming, skipping a bad target, refusing another
 configuration; the reference-free baselines against their definitions computed in full; the seeded sample of
-each target's search poses a QA run keeps."""
+each target's search poses a QA run keeps; unbound inputs: the native place of the unbound files, their decoys'
+labels against the bound complex, and their graphs in a QA run."""
 from __future__ import annotations
 
 import csv
@@ -60,14 +61,21 @@ def test_decoy_files_round_trip_with_their_search_score(decoy_folder, tmp_path):
     write_decoys(decoys, tmp_path / "x.csv")
     again = read_decoys(tmp_path / "x.csv")
     assert [d.row() for d in again] == [d.row() for d in decoys]
-    assert all(np.isfinite(d.score) for d in again)
+    assert all(np.isfinite(d.score) for d in again) and {d.form for d in again} == {"b"}
+    # a file written before decoys had a form (no such column) reads as bound
+    rows = list(csv.DictReader(open(tmp_path / "x.csv")))
+    with open(tmp_path / "old.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[k for k in rows[0] if k != "form"])
+        w.writeheader()
+        w.writerows({k: v for k, v in r.items() if k != "form"} for r in rows)
+    assert [d.row() for d in read_decoys(tmp_path / "old.csv")] == [d.row() for d in decoys]
 
 
 def test_build_resumes_skips_a_bad_target_and_refuses_another_configuration(decoy_folder, monkeypatch, tmp_path):
     cfg = SearchDecoyConfig(step=60, sampled=12, heads=3)
     calls = []
 
-    def fake(cid, rec, lig, cfg, table):
+    def fake(cid, rec, lig, cfg, table, native):
         calls.append(cid)
         raise InputError(f"{cid}: no usable residue")
 
@@ -145,3 +153,102 @@ def test_a_qa_run_keeps_a_seeded_sample_of_each_targets_search_poses(decoy_folde
     assert len(searched(folder, "train", ["7CEI"], sampled=50)) == len(whole)       # more than the pool: all
     q = QualityConfig(search_sampled=5, decoy_seed=3)
     assert kept(q, "val") == (5, 3) and kept(q, "test") == (0, 3)                    # the test set stays whole
+
+
+def _rotation(seed: int) -> np.ndarray:
+    q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q))
+
+
+def test_native_motion_undoes_moves_of_either_partner(db5_root):
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.tasks.quality.search_decoys import native_motion
+
+    db5 = DB5(db5_root)
+    rec, lig = db5.structure("7CEI", "r", "b"), db5.structure("7CEI", "l", "b")
+    r, t = native_motion(rec, lig, rec, lig)
+    np.testing.assert_allclose(r, np.eye(3), atol=1e-6)
+    np.testing.assert_allclose(t, 0, atol=1e-4)
+    # receptor file moved by N, ligand file by M: the native place of the ligand file is N M⁻¹
+    (rn, tn), (rm, tm) = (_rotation(1), np.array([5.0, -3, 8])), (_rotation(2), np.array([-20.0, 4, 1]))
+    r, t = native_motion(rec.moved(rn, tn), lig.moved(rm, tm), rec, lig)
+    np.testing.assert_allclose(r, rn @ rm.T, atol=1e-5)
+    np.testing.assert_allclose(t, tn - rn @ rm.T @ tm, atol=1e-3)
+
+
+def test_body_pose_from_a_file_motion_inverts_to_original_and_gives_the_native_pose(db5_root):
+    import torch
+
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.tasks.docking.grids import Body
+    from intergraph.protein.tasks.docking.weights import native_pose
+
+    db5 = DB5(db5_root)
+    rec = Body.from_structure(db5.structure("7CEI", "r", "b"))
+    lig = Body.from_structure(db5.structure("7CEI", "l", "b"))
+    r0, t0 = native_pose(rec, lig, rec, lig)
+    r, t = lig.from_original(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), rec)
+    torch.testing.assert_close(r, r0.to(r.dtype), atol=1e-5, rtol=0)
+    torch.testing.assert_close(t, t0.to(t.dtype), atol=1e-3, rtol=0)
+    rot, shift = torch.as_tensor(_rotation(3)), torch.tensor([3.0, 1.0, -7.0], dtype=torch.float64)
+    back = lig.from_original(*lig.to_original(rot, shift, rec), rec)
+    torch.testing.assert_close(back[0], rot, atol=1e-10, rtol=0)
+    torch.testing.assert_close(back[1], shift, atol=1e-8, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def unbound_folder(db5_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("decoys") / "u"
+    res = runner.invoke(app, ["protein", "decoys", "--out", str(out), "--data", str(db5_root), "--ids", "7CEI",
+                              "--step", "60", "--sampled", "12", "--heads", "3", "--inputs", "unbound"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_unbound_decoys_pose_the_unbound_files_labelled_against_the_bound_complex(db5_root, unbound_folder):
+    from intergraph.protein.db5 import DB5
+    from intergraph.protein.docking_metrics import capri
+    from intergraph.protein.tasks.quality.search_decoys import native_motion
+
+    decoys = read_decoys(unbound_folder / "targets" / "7CEI.csv")
+    assert {d.form for d in decoys} == {"u"} and all(d.decoy.startswith("7CEI_u_") for d in decoys)
+    assert {d.source for d in decoys} == set(SOURCES)
+    db5 = DB5(db5_root)
+    rec_u, lig_u, rec_b, lig_b = (db5.structure("7CEI", r, f) for f in "ub" for r in "rl")
+    for d in decoys[::7]:      # labels: the posed unbound ligand against the bound complex
+        c = capri(lig_u.moved(d.rotation, d.translation), rec_u, lig_b, rec_b)
+        assert d.labels["dockq"] == pytest.approx(c["dockq"], abs=1e-6)
+    # the funnel surrounds the unbound partners' native place: its best decoy is close to that place's labels
+    at_native = capri(lig_u.moved(*native_motion(rec_u, lig_u, rec_b, lig_b)), rec_u, lig_b, rec_b)["dockq"]
+    funnel = max(d.labels["dockq"] for d in decoys if d.source == "near-native")
+    assert at_native > 0.49 and funnel > 0.23 and funnel <= at_native + 0.1
+    cfg = json.loads((unbound_folder / "config.json").read_text())
+    assert cfg["decoys"]["inputs"] == "unbound"
+    # another form of inputs is another configuration: refused
+    res = runner.invoke(app, ["protein", "decoys", "--out", str(unbound_folder), "--data", str(db5_root),
+                              "--ids", "7CEI", "--step", "60", "--sampled", "12", "--heads", "3"])
+    assert res.exit_code != 0 and "inputs" in res.output
+
+
+def test_a_qa_run_poses_unbound_decoys_on_the_unbound_partners(unbound_folder, tmp_path):
+    import torch
+
+    from intergraph.protein.run import DataConfig, complex_set
+    from intergraph.protein.tasks.quality.run import QualityConfig, QualityRun, QualitySpec
+
+    cfg = QualityRun(data=DataConfig(train_ids=["1QA9"], val_ids=["1NW9"], test_ids=["7CEI"],
+                                     cache_dir=str(tmp_path / "cache")),
+                     quality=QualityConfig(decoys_per_target=1, surface_per_target=0, clash_per_target=0,
+                                           test_decoys_per_target=0, baselines=False, external=False,
+                                           search_decoys=str(unbound_folder)))
+    _, _, sets = QualitySpec().data(cfg, log=lambda m: None)
+    test = sets["test"]
+    assert len(test) == len(read_decoys(unbound_folder / "targets" / "7CEI.csv"))
+    k = 5
+    d, g = test.decoys[k], test[k]
+    assert d.form == "u"
+    unbound = complex_set(cfg.data, form="u")["7CEI"]
+    want = unbound.ligand.pos.double() @ torch.as_tensor(d.rotation).T + torch.as_tensor(d.translation)
+    torch.testing.assert_close(g.pos[g.partner == 1].double(), want, atol=1e-3, rtol=0)
+    torch.testing.assert_close(g.pos[g.partner == 0], unbound.receptor.pos)
+    assert g.y[0, 0].item() == pytest.approx(d.labels["dockq"], abs=1e-6)

@@ -114,6 +114,14 @@ class Body:
         t = qr.T @ (translation - rotation @ ql @ self.center) + receptor.center
         return r, t
 
+    def from_original(self, rotation: torch.Tensor, translation: torch.Tensor, receptor: "Body"):
+        """The inverse of :meth:`to_original`: the pose (R, t) of this body in the receptor's frame that a motion
+        (R', t') of the input ligand file makes: R = Qr R' Qlᵀ, t = Qr (t' − cr) + R Ql cl."""
+        qr, ql = receptor.axes, self.axes
+        rotation, translation = (torch.as_tensor(x, dtype=qr.dtype) for x in (rotation, translation))
+        r = qr @ rotation @ ql.T
+        return r, qr @ (translation - receptor.center) + r @ ql @ self.center
+
 
 def sphere_offsets(radius: float, spacing: float, device=None) -> torch.Tensor:
     """Integer voxel offsets (M, 3) whose centres lie within ``radius`` of the origin voxel's centre."""

@@ -1,10 +1,12 @@
 """Docking decoys with quality labels, for model quality assessment.
 
-Every DB5 decoy is a rigid pose of the bound ligand relative to the bound receptor (rotation R, translation t
-in the native receptor's frame), whatever produced it: random perturbations of the native pose, random poses
-touching or penetrating the receptor's surface, the six
-baselines of EquiDock's test protocol, or our docking model's predictions. Labels (fnat, iRMSD, LRMSD, DockQ)
-always come from the decoy's atoms against the native (:func:`docking_metrics.capri`). External decoys
+Every DB5 decoy is a rigid pose x ↦ R x + t of one form of the ligand file relative to the same form of the
+receptor file, as given (``form`` "b": the bound partners, so (R, t) acts in the native receptor's frame; "u": the
+unbound structures), whatever produced it: random perturbations of the native pose, random poses touching or
+penetrating the receptor's surface, the six baselines of EquiDock's test protocol, our docking model's
+predictions, or the global search (:mod:`search_decoys`). Labels (fnat, iRMSD, LRMSD, DockQ) always come from the
+decoy's atoms against the native bound complex (:func:`docking_metrics.capri`, unbound residues paired with the
+bound ones). External decoys
 (HADDOCK models in ``qa_decoys``) are whole complex files, split into partners by chain.
 """
 from __future__ import annotations
@@ -22,7 +24,8 @@ from ...io import read_structure
 from ...structure import Structure
 
 LABELS = ("fnat", "irmsd", "lrmsd", "dockq")
-FIELDS = ("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS + ("score",)
+FIELDS = (("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS
+          + ("score", "form"))
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Decoy:
     translation: np.ndarray   # (3,)
     labels: dict[str, float]
     score: float = float("nan")   # the docking search's score of the pose (search decoys only)
+    form: str = "b"               # the partner files the pose acts on: b(ound) | u(nbound)
 
     def row(self) -> dict:
         out = {"target": self.target, "decoy": self.decoy, "source": self.source}
@@ -42,6 +46,7 @@ class Decoy:
         out.update({f"t{i}": float(v) for i, v in enumerate(self.translation)})
         out.update({k: float(self.labels[k]) for k in LABELS})
         out["score"] = "" if math.isnan(self.score) else float(self.score)   # empty: no search score
+        out["form"] = self.form
         return out
 
     @classmethod
@@ -49,7 +54,7 @@ class Decoy:
         return cls(row["target"], row["decoy"], row["source"],
                    np.array([float(row[f"r{i}"]) for i in range(9)]).reshape(3, 3),
                    np.array([float(row[f"t{i}"]) for i in range(3)]), {k: float(row[k]) for k in LABELS},
-                   float(row.get("score") or "nan"))
+                   float(row.get("score") or "nan"), row.get("form") or "b")   # files before unbound decoys: b
 
 
 def write_decoys(decoys: list[Decoy], path: Path) -> None:
@@ -68,11 +73,14 @@ def read_decoys(path: Path) -> list[Decoy]:
 
 
 def labelled(target: str, name: str, source: str, rotation, translation, receptor: Structure,
-             ligand: Structure, score: float = float("nan")) -> Decoy:
-    """A decoy pose of the native ``ligand`` and its CAPRI labels against the native complex."""
-    c = capri(ligand.moved(rotation, translation), receptor, ligand, receptor)
+             ligand: Structure, score: float = float("nan"),
+             native: tuple[Structure, Structure] | None = None, form: str = "b") -> Decoy:
+    """A decoy pose of ``ligand`` against ``receptor`` and its CAPRI labels against the native complex
+    (``native`` = (receptor, ligand) of the bound complex; default: the partners themselves are native)."""
+    rec_n, lig_n = native or (receptor, ligand)
+    c = capri(ligand.moved(rotation, translation), receptor, lig_n, rec_n)
     return Decoy(target, name, source, np.asarray(rotation, float), np.asarray(translation, float),
-                 {k: c[k] for k in LABELS}, score)
+                 {k: c[k] for k in LABELS}, score, form)
 
 
 def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:

@@ -24,8 +24,8 @@ from .decoys import Decoy
 
 def decoy_graph(receptor: Data, ligand: Data, decoy: Decoy | None = None, config: GraphConfig = GraphConfig(),
                 contact_radius: float = 12.0) -> Data:
-    """The complex graph of a decoy: for a DB5 decoy the native ligand graph is moved to the decoy's pose;
-    without ``decoy`` the two graphs are taken as posed."""
+    """The complex graph of a decoy: for a DB5 decoy the ligand graph (of the decoy's form, bound or unbound) is
+    moved to the decoy's pose; without ``decoy`` the two graphs are taken as posed."""
     if decoy is not None:
         ligand = moved(ligand, torch.as_tensor(decoy.rotation, dtype=torch.float32),
                        torch.as_tensor(decoy.translation, dtype=torch.float32))
@@ -33,7 +33,8 @@ def decoy_graph(receptor: Data, ligand: Data, decoy: Decoy | None = None, config
 
 
 class DecoyGraphs(Dataset):
-    """Items: complex graphs with ``y`` = (DockQ, fnat), ``target`` and ``decoy`` names."""
+    """Items: complex graphs with ``y`` = (DockQ, fnat), ``target`` and ``decoy`` names; ``partners`` maps
+    (target, form) to the graph item whose partners each decoy poses."""
 
     def __init__(self, decoys: list[Decoy], partners: dict, contact_radius: float = 12.0):
         self.decoys, self.partners, self.contact_radius = list(decoys), partners, contact_radius
@@ -43,7 +44,7 @@ class DecoyGraphs(Dataset):
 
     def __getitem__(self, i):
         d = self.decoys[i]
-        item = self.partners[d.target]
+        item = self.partners[d.target, d.form]
         g = decoy_graph(item.receptor, item.ligand, d, contact_radius=self.contact_radius)
         g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
         g.target, g.decoy = d.target, d.decoy

@@ -295,7 +295,9 @@ class QualitySpec(TaskSpec):
         exclude = set(EXTERNAL) if cfg.quality.external else set()
         ids = select(cfg.data, cset, exclude, log)
         decoys = decoy_sets(cfg, cset, ids, log)
-        partners = {c: cset[c] for split in ids.values() for c in split}
+        forms = {(d.target, d.form) for v in decoys.values() for d in v}
+        sets = {"b": cset, **({"u": complex_set(cfg.data, form="u")} if any(f == "u" for _, f in forms) else {})}
+        partners = {(c, f): sets[f][c] for c, f in forms}
         return cset, ids, {k: DecoyGraphs(v, partners, cfg.quality.contact_radius) for k, v in decoys.items()}
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
@@ -411,7 +413,8 @@ class QualitySpec(TaskSpec):
         if not decoys:
             return []
         cset = complex_set(cfg.data)
-        partners = {t: (lambda t=t: (cset.structure(t, "r", "b"), cset.structure(t, "l", "b"))) for t in decoys}
+        partners = {t: (lambda t=t, f=decoys[t][0].form: (cset.structure(t, "r", f), cset.structure(t, "l", f)))
+                    for t in decoys}
         q = cfg.quality
         mixed = q.test_decoys_per_target > 0 or q.baselines or q.docking_run
         return [f"Reference-free baselines on the search decoys of the same test targets ({folder}; 95 % bootstrap "
