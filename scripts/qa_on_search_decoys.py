@@ -3,7 +3,8 @@ every search decoy of each test target, and the refined cluster heads alone (wha
 sees). Reads each run's test predictions (``--predictions``, relative to the run: its own ``predictions_test.csv``
 when it took the decoys in training, ``quality.search_decoys``, or those of ``protein evaluate RUN --out
 RUN/evaluations/search --set quality.search_decoys=DIR ...``) and the ``protein decoys`` folder; prints markdown
-tables (95 % bootstrap intervals over targets) and writes them to ``--out``.
+tables (95 % bootstrap intervals over targets) — each ranker, and paired differences of each run against the
+search score and against the first run — and writes them to ``--out``.
 
 Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR [--predictions
 evaluations/search/predictions_test.csv] --out table.md``
@@ -18,7 +19,7 @@ import numpy as np
 
 from intergraph.protein.complexes import ComplexSet
 from intergraph.protein.run import read_config
-from intergraph.protein.tasks.quality.baselines import baseline_table, stored_scores
+from intergraph.protein.tasks.quality.baselines import baseline_table, paired_table, stored_scores
 from intergraph.protein.tasks.quality.decoys import read_decoys
 
 
@@ -50,7 +51,10 @@ def main() -> None:
             decoys[t] = [d for d, m in zip(ds, mask) if m]
             scores[t] = {**{n: np.array([p[d.decoy] for d in decoys[t]]) for n, p in predicted.items()},
                          **{n: v[mask] for n, v in base.items()}}
-        lines += [f"### {title}", "", *baseline_table(decoys, scores), ""]
+        names = list(predicted)
+        pairs = [(n, "search score") for n in names] + [(n, names[0]) for n in names[1:]]
+        lines += [f"### {title}", "", *baseline_table(decoys, scores), "", "Paired (A − B per target):", "",
+                  *paired_table(decoys, scores, pairs), ""]
     text = "\n".join(lines)
     print(text)
     if args.out:

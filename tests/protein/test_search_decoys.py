@@ -252,3 +252,23 @@ def test_a_qa_run_poses_unbound_decoys_on_the_unbound_partners(unbound_folder, t
     torch.testing.assert_close(g.pos[g.partner == 1].double(), want, atol=1e-3, rtol=0)
     torch.testing.assert_close(g.pos[g.partner == 0], unbound.receptor.pos)
     assert g.y[0, 0].item() == pytest.approx(d.labels["dockq"], abs=1e-6)
+
+
+def test_paired_table_of_two_rankers_by_hand():
+    from intergraph.protein.tasks.quality.baselines import paired_table
+    from intergraph.protein.tasks.quality.decoys import Decoy
+
+    q = {"T1": [0.9, 0.1, 0.3, 0.05], "T2": [0.6, 0.2, 0.1, 0.0], "T3": [0.1, 0.15, 0.05, 0.2]}
+    decoys = {t: [Decoy(t, f"{t}_{k}", "search", np.eye(3), np.zeros(3),
+                        {"fnat": 0.0, "irmsd": 0.0, "lrmsd": 0.0, "dockq": v}) for k, v in enumerate(vs)]
+              for t, vs in q.items()}
+    scores = {t: {"truth": np.array(vs), "reversed": -np.array(vs)} for t, vs in q.items()}
+    lines = paired_table(decoys, scores, [("truth", "reversed"), ("truth", "truth")],
+                         keys=("spearman", "top1_dockq", "success@1"))
+    assert lines[0] == "| A − B (targets) | Δ spearman | Δ top1_dockq | Δ success@1 |"
+    # Spearman 1 vs −1 everywhere; top-1 DockQ best − worst per target: 0.85, 0.6, 0.15; success@1 only on the
+    # targets with an acceptable decoy (T1, T2): 1 − 0
+    assert lines[2] == "| truth − reversed (3) | +2.000 [+2.000, +2.000] | +0.533 [+0.150, +0.850] | " \
+                       "+1.000 [+1.000, +1.000] |"
+    assert lines[3] == "| truth − truth (3) | +0.000 [+0.000, +0.000] | +0.000 [+0.000, +0.000] | " \
+                       "+0.000 [+0.000, +0.000] |"

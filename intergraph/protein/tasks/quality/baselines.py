@@ -99,28 +99,50 @@ def baseline_scores(decoys: list[Decoy], receptor: Structure, ligand: Structure,
             "random order": rng.random(len(decoys))}
 
 
+def ranker_items(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]],
+                 name: str) -> dict[str, dict]:
+    """Per target (those whose scores by ``name`` are all finite): :func:`run.target_items` of ranking its decoys
+    by ``name``."""
+    from .run import target_items
+
+    return {t: target_items({"target": np.array([t] * len(decoys[t])), "pred_dockq": scores[t][name],
+                             "dockq": np.array([d.labels["dockq"] for d in decoys[t]])})[0]
+            for t in sorted(decoys) if t in scores and name in scores[t] and np.isfinite(scores[t][name]).all()}
+
+
+def _cell(values, sign: str = "") -> str:
+    """Mean [95 % bootstrap interval] of ``values`` (NaN dropped); ``sign`` "+" writes differences signed."""
+    mean, low, high = bootstrap_mean(np.asarray(values, dtype=np.float64))
+    f = f"{sign}.3f"
+    return f"{mean:{f}} [{low:{f}}, {high:{f}}]" if np.isfinite(mean) else "–"
+
+
 def baseline_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]]) -> list[str]:
     """Markdown rows per ranker over the targets: per-target Spearman, top-1 DockQ, loss (best − top-1 DockQ),
     success at top 1 / 5 / 10 (over the targets with an acceptable decoy), each the mean with its 95 % bootstrap
     interval over targets. ``scores``: target -> name -> scores (:func:`baseline_scores`, or any ranker's)."""
-    from .run import target_items
-
     targets = sorted(t for t in decoys if t in scores)
     keys = ("spearman", "top1_dockq", "loss", "success@1", "success@5", "success@10")
     lines = [f"| ranker ({len(targets)} targets) | per-target Spearman | top-1 DockQ | loss | success@1 | "
              "success@5 | success@10 |", "|---|---|---|---|---|---|---|"]
     for name in dict.fromkeys(n for t in targets for n in scores[t]):
-        if not any(name in scores[t] and np.isfinite(scores[t][name]).all() for t in targets):
-            continue
-        items = [target_items({"target": np.array([t] * len(decoys[t])), "pred_dockq": scores[t][name],
-                               "dockq": np.array([d.labels["dockq"] for d in decoys[t]])})[0]
-                 for t in targets if np.isfinite(scores[t][name]).all()]
-        cells = []
-        for k in keys:
-            v = np.array([i[k] for i in items])
-            mean, low, high = bootstrap_mean(v[np.isfinite(v)])
-            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(mean) else "–")
-        lines.append(f"| {name} ({len(items)}) | " + " | ".join(cells) + " |")
+        items = list(ranker_items(decoys, scores, name).values())
+        if items:
+            lines.append(f"| {name} ({len(items)}) | " + " | ".join(_cell([i[k] for i in items]) for k in keys) + " |")
+    return lines
+
+
+def paired_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]],
+                 pairs: list[tuple[str, str]], keys=("spearman", "top1_dockq", "success@1", "success@10")) -> list[str]:
+    """Markdown rows of paired differences A − B over the targets both rank: the mean per-target difference of
+    each of ``keys`` with its 95 % bootstrap interval over targets (success: the targets with an acceptable
+    decoy)."""
+    lines = ["| A − B (targets) | " + " | ".join(f"Δ {k}" for k in keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for a, b in pairs:
+        ia, ib = ranker_items(decoys, scores, a), ranker_items(decoys, scores, b)
+        both = [t for t in ia if t in ib]
+        lines.append(f"| {a} − {b} ({len(both)}) | "
+                     + " | ".join(_cell([ia[t][k] - ib[t][k] for t in both], "+") for k in keys) + " |")
     return lines
 
 
