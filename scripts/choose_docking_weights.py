@@ -82,7 +82,7 @@ def main() -> None:
         elif models is not None:
             probs = restraints.predicted(models, s["r"], s["l"])
         rec, lig = (Body.from_structure(s[r], p) for r, p in zip("rl", probs))
-        native = native_pose(rec, lig, rec, lig)
+        native = native_pose(rec, lig)
         cached = [Pool(**c) for c in torch.load(path)] if path.exists() else None
         got = complex_pools(rec, lig, native, cfg, list(candidates.values()), potential, searched=cached)
         torch.save([{"terms": search.terms, "near": search.near} for search, _ in got], path)

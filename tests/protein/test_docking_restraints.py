@@ -58,7 +58,7 @@ def test_one_search_pass_scores_candidates_as_separate_searches_and_the_observed
         complex_7cei):
     rec_s, lig_s = complex_7cei
     rec, lig = (Body.from_structure(s, p) for s, p in zip(complex_7cei, restraints.observed(rec_s, lig_s)))
-    native = native_pose(rec, lig, rec, lig)
+    native = native_pose(rec, lig)
     cfg = SearchConfig(step=60.0)
     candidates = [{"shape": 1.0, "clash": -3.0}, {"restraint": 1.0, "clash": -3.0}]
     both = complex_pools(rec, lig, native, cfg, candidates, None, pool=50)

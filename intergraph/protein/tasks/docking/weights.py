@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ....graph.rigid import kabsch, rotation_count, rotation_set
+from ....graph.rigid import rotation_count, rotation_set
 from .grids import TERMS, Body, ReceptorGrid, potential_channels, receptor_grid
 from .search import Correlator, Poses, SearchConfig, best_near, direct_terms, local_rotations, weight_matrix
 
@@ -27,13 +27,10 @@ class Pool:
     near: torch.Tensor
 
 
-def native_pose(receptor: Body, ligand: Body, receptor_true: Body,
-                ligand_true: Body) -> tuple[torch.Tensor, torch.Tensor]:
-    """(R, t) of the ligand body at its native place in the receptor body's frame, from the bound complex
-    (``*_true``: the same partners as in the complex; matched atom for atom with the inputs)."""
-    original = ligand_true.atoms @ ligand_true.axes + ligand_true.center
-    lig_native = (original - receptor_true.center) @ receptor_true.axes.T
-    return kabsch(ligand.atoms, lig_native)
+def native_pose(receptor: Body, ligand: Body) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, t) of the ligand body where its file puts it against the receptor's file, in the receptor body's frame:
+    the native pose when the two files are the bound complex (:meth:`Body.from_original` of the identity)."""
+    return ligand.from_original(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64), receptor)
 
 
 def complex_pools(receptor: Body, ligand: Body, native: tuple[torch.Tensor, torch.Tensor], cfg: SearchConfig,
