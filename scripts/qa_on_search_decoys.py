@@ -4,7 +4,11 @@ sees). Reads each run's test predictions (``--predictions``, relative to the run
 when it took the decoys in training, ``quality.search_decoys``, or those of ``protein evaluate RUN --out
 RUN/evaluations/search --set quality.search_decoys=DIR ...``) and the ``protein decoys`` folder; prints markdown
 tables (95 % bootstrap intervals over targets) — each ranker, and paired differences of each run against the
-search score and against the first run — and writes them to ``--out``.
+search score and against the first run — and writes them to ``--out``. Runs whose configurations differ only in
+the seed form one arm (named by the first run's folder less a ``_s<seed>`` suffix); where an arm has several
+seeds, a table of the arms gives the spread over seeds and the paired differences averaged over seeds
+(:func:`quality.baselines.seed_table`), and one of each arm's own test sets (EquiDock's six methods' decoys and
+the external HADDOCK decoys, from each run's ``metrics.json``) as mean ± sd over seeds.
 
 Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR [--predictions
 evaluations/search/predictions_test.csv] --out table.md``
@@ -13,14 +17,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 
 from intergraph.protein.complexes import ComplexSet
 from intergraph.protein.run import read_config
-from intergraph.protein.tasks.quality.baselines import baseline_table, paired_table, stored_scores
+from intergraph.protein.tasks.quality.baselines import baseline_table, paired_table, seed_table, stored_scores
 from intergraph.protein.tasks.quality.decoys import read_decoys
+from intergraph.train.compare import fmt, spreads
 
 
 def main() -> None:
@@ -31,11 +39,22 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     predicted: dict[str, dict[str, dict[str, float]]] = {}      # ranker -> decoy -> prediction
+    arms: dict[str, dict[int, str]] = {}                         # arm -> seed -> ranker
+    arm_runs: dict[str, dict[int, Path]] = {}
+    configs: dict[str, str] = {}                                 # configuration less the seed -> arm
     for run in args.run:
         cfg = read_config(run / "config.yaml")
         name = f"QA {run.name} ({cfg.model.encoder}, PLM {cfg.data.plm}, seed {cfg.train.seed})"
         with open(run / args.predictions) as f:
             predicted[name] = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
+        key = dataclasses.asdict(cfg)
+        key["train"].pop("seed")
+        arm = configs.setdefault(json.dumps(key, sort_keys=True), re.sub(r"_s\d+$", "", run.name))
+        if cfg.train.seed in arms.get(arm, {}):
+            raise SystemExit(f"{run}: a second run of arm {arm} with seed {cfg.train.seed}")
+        arms.setdefault(arm, {})[cfg.train.seed] = name
+        arm_runs.setdefault(arm, {})[cfg.train.seed] = run
+    seeded = any(len(by) > 1 for by in arms.values())
     cset = ComplexSet(cfg.data.source, form="b")
     targets = sorted({p.stem for p in (args.decoys / "targets").glob("*.csv")})
     lines = [f"QA runs: {', '.join(map(str, args.run))}; decoys: {args.decoys}", ""]
@@ -55,10 +74,37 @@ def main() -> None:
         pairs = [(n, "search score") for n in names] + [(n, names[0]) for n in names[1:]]
         lines += [f"### {title}", "", *baseline_table(decoys, scores), "", "Paired (A − B per target):", "",
                   *paired_table(decoys, scores, pairs), ""]
+        if seeded:
+            lines += [f"#### {title}: arms over seeds (mean ± sd over seeds [95 % bootstrap interval over targets "
+                      "of the seed-mean])", "", *seed_table(decoys, scores, arms), ""]
+    if seeded:
+        lines += ["### each arm's own test sets (mean ± sd over seeds of the per-target Spearman)", "",
+                  *own_test_sets(arm_runs), ""]
     text = "\n".join(lines)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+
+
+def own_test_sets(arm_runs: dict[str, dict[int, Path]]) -> list[str]:
+    """Rows per arm: per-target Spearman on EquiDock's six methods' decoys and on its synthetic perturbations of
+    the test targets, and on the external HADDOCK decoys, from each run's ``metrics.json``."""
+    columns = {"EquiDock's methods (test)": ("test_by_source", "docking methods"),
+               "perturbations (test)": ("test_by_source", "perturbation"), "HADDOCK (1ATN, 1AK4)": ("external",)}
+    lines = ["| arm (seeds) | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for arm, runs in arm_runs.items():
+        cells = []
+        for path in columns.values():
+            rows = []
+            for seed, run in runs.items():
+                m = json.loads((run / "metrics.json").read_text())
+                for k in path:
+                    m = m.get(k, {})
+                rows.append({"seed": seed, "fold": 0, "v": float(m.get("local_spearman", float("nan")))})
+            sp = spreads(rows, "v")
+            cells.append(f"{fmt(sp['mean'])} ± {fmt(sp['sd_seeds'])}")
+        lines.append(f"| {arm} ({len(runs)}) | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

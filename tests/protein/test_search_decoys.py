@@ -273,3 +273,26 @@ def test_paired_table_of_two_rankers_by_hand():
                        "+1.000 [+1.000, +1.000] |"
     assert lines[3] == "| truth − truth (3) | +0.000 [+0.000, +0.000] | +0.000 [+0.000, +0.000] | " \
                        "+0.000 [+0.000, +0.000] |"
+
+
+def test_seed_table_spreads_over_seeds_and_pairs_by_hand():
+    from intergraph.protein.tasks.quality.baselines import seed_table
+    from intergraph.protein.tasks.quality.decoys import Decoy
+
+    q = {"T1": [0.9, 0.1, 0.3, 0.05], "T2": [0.6, 0.2, 0.1, 0.0], "T3": [0.1, 0.15, 0.05, 0.2]}
+    decoys = {t: [Decoy(t, f"{t}_{k}", "search", np.eye(3), np.zeros(3),
+                        {"fnat": 0.0, "irmsd": 0.0, "lrmsd": 0.0, "dockq": v}) for k, v in enumerate(vs)]
+              for t, vs in q.items()}
+    scores = {t: {"truth": np.array(vs), "reversed": -np.array(vs)} for t, vs in q.items()}
+    arms = {"mixed": {0: "truth", 1: "reversed"}, "perfect": {0: "truth", 1: "truth", 2: "truth"}}
+    lines = seed_table(decoys, scores, arms, reference="truth", keys=("spearman", "top1_dockq"))
+    assert lines[0] == "| arm (seeds, targets) | spearman | top1_dockq |"
+    # seed 0 ranks perfectly (Spearman 1; top-1 DockQ 0.9, 0.6, 0.2: mean 0.567), seed 1 in reverse (−1; 0.05,
+    # 0, 0.05: mean 0.033); per target the seed-means are 0 (Spearman) and 0.475, 0.3, 0.125 (top-1 DockQ)
+    assert lines[2].startswith("| mixed (2, 3) | 0.000 ± 1.000 [0.000, 0.000] | 0.300 ± 0.267 [")
+    assert lines[3] == "| perfect (3, 3) | 1.000 ± 0.000 [1.000, 1.000] | 0.567 ± 0.000 [0.200, 0.900] |"
+    pairs = lines[lines.index("") + 3:]
+    # mixed − truth per target, mean over seeds: Spearman (0 + −2) / 2 = −1; top-1 DockQ −(0.85, 0.6, 0.15) / 2
+    assert pairs[0].startswith("| mixed − truth (3) | -1.000 [-1.000, -1.000] | -0.267 [")
+    assert pairs[1] == "| perfect − truth (3) | +0.000 [+0.000, +0.000] | +0.000 [+0.000, +0.000] |"
+    assert pairs[2].startswith("| perfect − mixed (3) | +1.000 [+1.000, +1.000] | +0.267 [")

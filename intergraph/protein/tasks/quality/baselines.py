@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
+from ....train.compare import bootstrap_gain, fmt, spreads
 from ....train.metrics import bootstrap_mean
 from ...structure import Structure
 from .decoys import Decoy
@@ -143,6 +144,47 @@ def paired_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.
         both = [t for t in ia if t in ib]
         lines.append(f"| {a} − {b} ({len(both)}) | "
                      + " | ".join(_cell([ia[t][k] - ib[t][k] for t in both], "+") for k in keys) + " |")
+    return lines
+
+
+def seed_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.ndarray]],
+               arms: dict[str, dict[int, str]], reference: str = "search score",
+               keys=("spearman", "top1_dockq", "success@1", "success@10")) -> list[str]:
+    """Markdown rows of rankers trained with several seeds. ``arms``: arm -> seed -> the ranker's name in
+    ``scores``. Each of ``keys`` per arm: m ± s [low, high], with m the mean over seeds of the mean over targets,
+    s the (population) sd over seeds of that mean, and the 95 % bootstrap interval over targets of the seed-mean
+    (:func:`train.compare.bootstrap_gain`); then each arm minus ``reference`` (one ranker, the same for every
+    seed) and minus the first arm, per target averaged over seeds, with the interval (the targets every ranker
+    ranks; success over those with an acceptable decoy)."""
+    items = {arm: {s: ranker_items(decoys, scores, name) for s, name in by.items()} for arm, by in arms.items()}
+    ref = ranker_items(decoys, scores, reference)
+
+    def values(per_seed: dict[int, dict[str, dict]], key: str) -> dict[int, dict[str, float]]:
+        return {s: {t: row[key] for t, row in rows.items()} for s, rows in per_seed.items()}
+
+    lines = ["| arm (seeds, targets) | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for arm, per_seed in items.items():
+        cells = []
+        for k in keys:
+            v = values(per_seed, k)
+            sp = spreads([{"seed": s, "fold": 0, k: float(np.nanmean(list(vs.values())))} for s, vs in v.items()], k)
+            b = bootstrap_gain(v, None)
+            cells.append(f"{fmt(sp['mean'])} ± {fmt(sp['sd_seeds'])} [{fmt(b['low'])}, {fmt(b['high'])}]")
+        targets = len(set.intersection(*(set(rows) for rows in per_seed.values())))
+        lines.append(f"| {arm} ({len(per_seed)}, {targets}) | " + " | ".join(cells) + " |")
+    first = next(iter(items), None)
+    lines += ["", "| A − B, per target, mean over seeds (targets) | " + " | ".join(f"Δ {k}" for k in keys) + " |",
+              "|---" * (len(keys) + 1) + "|"]
+    for arm, per_seed in items.items():
+        others = [(reference, {s: ref for s in per_seed})] + ([(first, items[first])] if arm != first else [])
+        for name, base in others:
+            cells, n = [], 0
+            for k in keys:
+                b = bootstrap_gain(values(per_seed, k), values(base, k))
+                n = max(n, b["items"])
+                cells.append(f"{fmt(b['gain'], signed=True)} [{fmt(b['low'], signed=True)}, "
+                             f"{fmt(b['high'], signed=True)}]")
+            lines.append(f"| {arm} − {name} ({n}) | " + " | ".join(cells) + " |")
     return lines
 
 
