@@ -15,6 +15,7 @@ from intergraph.protein.tasks.docking import potential as pot
 from intergraph.protein.tasks.docking.grids import AMINO, Body, GridSpec, potential_channels, receptor_grid
 from intergraph.protein.tasks.docking.search import (
     Correlator,
+    LocalScorer,
     Poses,
     SearchConfig,
     cluster,
@@ -76,6 +77,37 @@ def test_fft_score_equals_the_direct_score_on_the_same_poses(pair):
         direct = direct_terms(grid, ligand, poses, channels) @ arms.T
         assert direct[:4, 0].abs().min() > 1           # the best poses touch the receptor: a real comparison
         assert torch.allclose(fft, direct, atol=1e-3 * float(direct.abs().max()) + 1e-3)
+
+
+def test_local_search_scores_equal_the_fft_correlation_within_the_ball(pair):
+    """LocalScorer.best_near scores a ball of voxels directly; the whole-grid FFT masked to the same ball gives the
+    same best score and voxel for each rotation (a fractional centre, a ball cut by the box edge, chunks of one
+    rotation)."""
+    rec, lig = pair
+    receptor, ligand = Body.from_structure(rec), Body.from_structure(lig)
+    channels = potential_channels(pot.read(), 3)
+    grid = receptor_grid(receptor, ligand.radius, GridSpec(), channels)
+    w = weight_matrix([{"shape": 1.0, "clash": -3.0, "pair": 5.0}])
+    rots = rotation_set(30)[:3]
+    s = Correlator(grid, ligand, w, channels).scores(rots)[:, 0].double()
+    h = grid.spec.spacing
+    axes = torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in grid.shape), indexing="ij")
+    best_voxel = torch.stack([a.flatten() for a in axes], 1)[int(s[0].flatten().argmax())]
+    for centre, shift in ((best_voxel + torch.tensor([0.3, -0.4, 0.2], dtype=torch.float64), 3.0),
+                          (torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64), 4.0)):
+        translation = grid.origin.double() + centre * h
+        ball = sum((a - c) ** 2 for a, c in zip(axes, centre)) <= (shift / h) ** 2
+        want = s.masked_fill(~ball, -torch.inf).flatten(1).max(1)
+        for budget in (2 ** 21, 1):
+            got = LocalScorer(grid, ligand, channels, w[0], budget).best_near(rots, translation, shift)
+            assert torch.allclose(got.score, want.values, atol=1e-3 * float(want.values.abs().max()) + 1e-3)
+            voxel = torch.round((got.translation - grid.origin.double()) / h).long()
+            flat = (voxel[:, 0] * grid.shape[1] + voxel[:, 1]) * grid.shape[2] + voxel[:, 2]
+            assert torch.allclose(s.flatten(1)[torch.arange(3), flat], want.values, atol=1e-3)
+            assert bool(ball.flatten()[flat].all())
+    assert float(want.values.abs().max()) > 0         # the box corner: poses that can score (wrap-around)
+    far = LocalScorer(grid, ligand, channels, w[0]).best_near(rots, grid.origin.double() - 100.0, 3.0)
+    assert torch.isinf(far.score).all()                 # a ball outside the box: no voxel
 
 
 def test_docked_complex_does_not_depend_on_the_input_poses(pair):

@@ -9,7 +9,8 @@ for each weight vector (arm) a over the terms of :mod:`grids` (shapes: receptor 
 channels L_R (C_l, X, Y, Z), S_a (X, Y, Z)). Rotations go in batches sized to a memory budget; the best
 ``per_rotation`` translations of each rotation are kept. Poses are then clustered by ligand Cα RMSD (greedy, the
 pose with most neighbours first, as ClusPro), ranked by cluster size or by best score, and each head is refined by
-the same correlation over the rotations within half a step of it and translations within ``refine_shift`` Å.
+the same score over the rotations within half a step of it and translations within ``refine_shift`` Å, evaluated
+directly at those few voxels (:class:`LocalScorer`).
 """
 from __future__ import annotations
 
@@ -230,31 +231,65 @@ def local_rotations(step: float, factor: float) -> torch.Tensor:
     return torch.cat([torch.eye(3, dtype=torch.float64)[None], near])
 
 
-def best_near(corr: Correlator, rotations: torch.Tensor, translation: torch.Tensor, shift: float) -> Poses:
-    """For each rotation (R, 3, 3), the best translation within ``shift`` Å of ``translation`` (3,) (arm 0)."""
-    h = corr.grid.spec.spacing
-    centre = (translation - corr.grid.origin.double().cpu()) / h
-    axes = torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in corr.grid.shape), indexing="ij")
-    mask = (sum((g - c) ** 2 for g, c in zip(axes, centre)) <= (shift / h) ** 2).flatten()
-    ny, nz = corr.grid.shape[1], corr.grid.shape[2]
-    val = torch.empty(len(rotations), dtype=torch.float64)     # allocated once (see Correlator.search)
-    idx = torch.empty(len(rotations), dtype=torch.long)
-    for start in range(0, len(rotations), corr.batch):
-        s = corr.scores(rotations[start:start + corr.batch])[:, 0].flatten(1)
-        v, i = s.masked_fill(~mask.to(s.device), -torch.inf).max(1)
-        val[start:start + len(v)], idx[start:start + len(v)] = v.cpu(), i.cpu()
-    voxels = torch.stack([idx // (ny * nz), (idx // nz) % ny, idx % nz], 1)
-    return Poses(rotations.to(torch.float64), corr.translation(voxels), val)
+class LocalScorer:
+    """The score of ligand poses near a given one, looked up directly at the few grid voxels that matter instead
+    of by a whole-grid FFT per rotation. Under term ``weights`` (T,) over ``TERMS``, for rotation R and translation
+    voxel c + o:
 
+        S = Σ_j Σ_p v_j[p] · G_j[(round(R y_p / h) + c + o) mod dims],   G_j = Σ_(i, j, term) w[term] R_i
 
-def refine(corr: Correlator, head: Poses, local: torch.Tensor, shift: float) -> Poses:
-    """Each head pose moved to the best pose among rotations R_local · R_head and translations within ``shift`` Å
-    of its own (arm 0 of the correlator)."""
-    out = []
-    for p in range(len(head)):
-        near = best_near(corr, local.to(torch.float64) @ head.rotation[p], head.translation[p], shift)
-        out.append(near.take(int(near.score.argmax())))
-    return Poses(*(torch.stack([getattr(o, f) for o in out]) for f in ("rotation", "translation", "score")))
+    — the correlation's own value there (wrapping as it does; points y_p and values v_j of
+    :func:`grids.ligand_points`; receptor channels R_i (C_r, X, Y, Z), combined once into G_j)."""
+
+    def __init__(self, grid: ReceptorGrid, ligand: Body, pair, weights: torch.Tensor, budget: int = 2 ** 21):
+        self.grid, self.ligand, self.pair, self.budget = grid, ligand, pair, budget
+        combined: dict[int, torch.Tensor] = {}
+        for i, j, term in products(len(pair[0])):
+            scale = float(weights[TERMS.index(term)])
+            if scale != 0:
+                combined[j] = combined.get(j, 0) + scale * grid.grids[i].double()
+        self.combined = {j: g.flatten() for j, g in combined.items()}
+
+    def best_near(self, rotations: torch.Tensor, translation: torch.Tensor, shift: float) -> Poses:
+        """For each rotation (R, 3, 3), the best translation among the grid voxels (inside the box) within
+        ``shift`` Å of ``translation`` (3,); score −inf where there is none. Rotations go in chunks of at most
+        ``budget`` (rotation, voxel, point) lookups."""
+        grid, device = self.grid, self.grid.grids.device
+        h, dims = grid.spec.spacing, torch.tensor(grid.shape)
+        origin = grid.origin.cpu().to(torch.float64)
+        centre, radius = (translation.cpu().to(torch.float64) - origin) / h, shift / h
+        bounds = [(max(0, math.floor(c - radius)), min(int(n), math.ceil(c + radius) + 1))
+                  for c, n in zip(centre.tolist(), dims.tolist())]
+        cand = torch.cartesian_prod(*(torch.arange(lo, max(lo, hi)) for lo, hi in bounds)).reshape(-1, 3)
+        cand = cand[((cand.double() - centre) ** 2).sum(1) <= radius ** 2]
+        if not len(cand):
+            return Poses(rotations.to(torch.float64), translation.to(torch.float64).expand(len(rotations), 3).clone(),
+                         torch.full((len(rotations),), -torch.inf, dtype=torch.float64))
+        ny, nz = grid.shape[1], grid.shape[2]
+        dev_dims, dev_cand = dims.to(device), cand.to(device)
+        val = torch.empty(len(rotations), dtype=torch.float64)    # allocated once (see Correlator.search)
+        idx = torch.empty(len(rotations), dtype=torch.long)
+        chunk = max(1, self.budget // (len(cand) * (len(self.ligand.atoms) + len(self.ligand.types))))
+        for start in range(0, len(rotations), chunk):
+            rot = rotations[start:start + chunk]
+            points = ligand_points(self.ligand, rot, torch.zeros(len(rot), 3, dtype=torch.long), grid, self.pair)
+            s = torch.zeros(len(rot), len(cand), dtype=torch.float64, device=device)
+            for j, g in self.combined.items():
+                v, values = points[j]                                       # (B, n, 3), (n,)
+                at = (v[:, None] + dev_cand[None, :, None]) % dev_dims      # (B, K, n, 3)
+                s += (g[(at[..., 0] * ny + at[..., 1]) * nz + at[..., 2]] * values.double()).sum(-1)
+            v, i = s.max(1)
+            val[start:start + len(rot)], idx[start:start + len(rot)] = v.cpu(), i.cpu()
+        return Poses(rotations.to(torch.float64), origin + cand[idx].double() * h, val)
+
+    def refine(self, head: Poses, local: torch.Tensor, shift: float) -> Poses:
+        """Each head pose moved to the best pose among rotations R_local · R_head and translations within
+        ``shift`` Å of its own."""
+        out = []
+        for p in range(len(head)):
+            near = self.best_near(local.to(torch.float64) @ head.rotation[p], head.translation[p], shift)
+            out.append(near.take(int(near.score.argmax())))
+        return Poses(*(torch.stack([getattr(o, f) for o in out]) for f in ("rotation", "translation", "score")))
 
 
 @dataclass
@@ -283,7 +318,7 @@ def dock_bodies(receptor: Body, ligand: Body, weights: list[dict[str, float]], c
     for a, arm in enumerate(found):
         pool = arm.take(arm.score.argsort(descending=True)[:min(cfg.pool, max(1, len(arm) // 4))])
         clusters = cluster(pool, ligand, cfg.cluster_radius)
-        single = Correlator(grid, ligand, w[a:a + 1], pair, cfg.memory_mb)
+        local_scorer = LocalScorer(grid, ligand, pair, w[a])
         ranked, done = {}, {}     # a head ranked both ways is refined once
         for rank_by in rankings or (cfg.rank_by,):
             if rank_by not in ("size", "score"):
@@ -292,7 +327,7 @@ def dock_bodies(receptor: Body, ligand: Body, weights: list[dict[str, float]], c
             heads = [c.center if rank_by == "size" else c.best for c in order[:top]]
             todo = [h for h in heads if h not in done]
             if todo:
-                refined = refine(single, pool.take(torch.tensor(todo)), local, cfg.refine_shift)
+                refined = local_scorer.refine(pool.take(torch.tensor(todo)), local, cfg.refine_shift)
                 done.update({h: refined.take(k) for k, h in enumerate(todo)})
             poses = Poses(*(torch.stack([getattr(done[h], f) for h in heads])
                             for f in ("rotation", "translation", "score")))

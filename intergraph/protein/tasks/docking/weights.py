@@ -16,7 +16,7 @@ import torch
 
 from ....graph.rigid import rotation_count, rotation_set
 from .grids import TERMS, Body, ReceptorGrid, potential_channels, receptor_grid
-from .search import Correlator, Poses, SearchConfig, best_near, direct_terms, local_rotations, weight_matrix
+from .search import Correlator, LocalScorer, Poses, SearchConfig, direct_terms, local_rotations, weight_matrix
 
 
 @dataclass
@@ -63,8 +63,8 @@ def native_funnel(grid: ReceptorGrid, ligand: Body, weights: dict[str, float], p
     the native one R0 (at step / refine factor), its best translation within ``shift`` Å of the native t0;
     with ``exact``, the native pose itself (t0 put on the grid) first."""
     r0, t0 = native
-    funnel = best_near(Correlator(grid, ligand, weight_matrix([weights]), pair, cfg.memory_mb),
-                       local_rotations(2 * cfg.step, cfg.refine_factor) @ r0, t0, shift)
+    funnel = LocalScorer(grid, ligand, pair, weight_matrix([weights])[0]).best_near(
+        local_rotations(2 * cfg.step, cfg.refine_factor) @ r0, t0, shift)
     if not exact:
         return funnel
     h = cfg.grid.spacing
