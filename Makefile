@@ -8,7 +8,7 @@ INTERGRAPH_DATA ?= $(shell [ -d ../shared/data ] && cd ../shared/data && pwd)
 export INTERGRAPH_DATA
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench decoys clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,13 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/encoders.py
 	$(BIN)/python bench/video_ops.py
 	$(BIN)/python bench/docking_search.py
+
+# QA decoys from the docking search for every DB5.5 complex, bound and unbound inputs (resumable: rerun to go on;
+# a second worker on the same folder takes the targets in another order: `intergraph protein decoys --out DIR
+# --ids <every id, reversed>`)
+decoys: setup
+	$(BIN)/intergraph protein decoys --out runs/decoys_db5_step30 --inputs bound
+	$(BIN)/intergraph protein decoys --out runs/decoys_db5_unbound_step30 --inputs unbound
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) runs .pytest_cache
