@@ -93,6 +93,11 @@ def test_benchmark_adds_qa_reranked_copies_of_every_ranking(qa_run, tmp_path):
         mine = sorted(float(r["dockq"]) for r in rows if r["arm"] == name)
         assert mine == pytest.approx(sorted(float(r["dockq"]) for r in rows if r["arm"] == f"{name} + QA"))
     assert json.loads((out / "config.json").read_text())["qa"]["task"] == "qa"
+    # each re-ranked ranking is paired with the ranking it re-ranks, the other arms with the first
+    pairs = {(p["arm"], p["base"]) for p in json.loads((out / "summary.json").read_text())["paired"]}
+    assert ("shape + QA", "shape") in pairs and ("shape, by size + QA", "shape, by size") in pairs
+    first = rows[0]["arm"]
+    assert all(arm.removesuffix(" + QA") == base or (base == first and "QA" not in arm) for arm, base in pairs)
 
 
 def test_a_run_of_another_task_is_refused_as_qa(tmp_path, monkeypatch):
