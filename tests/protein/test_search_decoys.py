@@ -255,8 +255,8 @@ def test_a_qa_run_poses_unbound_decoys_on_the_unbound_partners(unbound_folder, t
     assert g.y[0, 0].item() == pytest.approx(d.labels["dockq"], abs=1e-6)
 
 
-def test_paired_table_of_two_rankers_by_hand():
-    from intergraph.protein.tasks.quality.baselines import paired_table
+def _truth_and_reversed():
+    """Three targets' decoys (DockQ by hand) and two rankers: the truth and its reverse."""
     from intergraph.protein.tasks.quality.decoys import Decoy
 
     q = {"T1": [0.9, 0.1, 0.3, 0.05], "T2": [0.6, 0.2, 0.1, 0.0], "T3": [0.1, 0.15, 0.05, 0.2]}
@@ -264,6 +264,13 @@ def test_paired_table_of_two_rankers_by_hand():
                         {"fnat": 0.0, "irmsd": 0.0, "lrmsd": 0.0, "dockq": v}) for k, v in enumerate(vs)]
               for t, vs in q.items()}
     scores = {t: {"truth": np.array(vs), "reversed": -np.array(vs)} for t, vs in q.items()}
+    return decoys, scores
+
+
+def test_paired_table_of_two_rankers_by_hand():
+    from intergraph.protein.tasks.quality.baselines import paired_table
+
+    decoys, scores = _truth_and_reversed()
     lines = paired_table(decoys, scores, [("truth", "reversed"), ("truth", "truth")],
                          keys=("spearman", "top1_dockq", "success@1"))
     assert lines[0] == "| A − B (targets) | Δ spearman | Δ top1_dockq | Δ success@1 |"
@@ -277,13 +284,8 @@ def test_paired_table_of_two_rankers_by_hand():
 
 def test_seed_table_spreads_over_seeds_and_pairs_by_hand():
     from intergraph.protein.tasks.quality.baselines import seed_table
-    from intergraph.protein.tasks.quality.decoys import Decoy
 
-    q = {"T1": [0.9, 0.1, 0.3, 0.05], "T2": [0.6, 0.2, 0.1, 0.0], "T3": [0.1, 0.15, 0.05, 0.2]}
-    decoys = {t: [Decoy(t, f"{t}_{k}", "search", np.eye(3), np.zeros(3),
-                        {"fnat": 0.0, "irmsd": 0.0, "lrmsd": 0.0, "dockq": v}) for k, v in enumerate(vs)]
-              for t, vs in q.items()}
-    scores = {t: {"truth": np.array(vs), "reversed": -np.array(vs)} for t, vs in q.items()}
+    decoys, scores = _truth_and_reversed()
     arms = {"mixed": {0: "truth", 1: "reversed"}, "perfect": {0: "truth", 1: "truth", 2: "truth"}}
     lines = seed_table(decoys, scores, arms, reference="truth", keys=("spearman", "top1_dockq"))
     assert lines[0] == "| arm (seeds, targets) | spearman | top1_dockq |"
