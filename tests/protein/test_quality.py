@@ -183,6 +183,8 @@ def test_quality_run_end_to_end(db5_root, tmp_path):
     assert "external" in result and (tmp_path / "run" / "predictions_external.csv").exists()
     rows = (tmp_path / "run" / "predictions_test.csv").read_text().splitlines()
     assert len(rows) == 1 + 24 and any("_intergraph," in r for r in rows)
+    val = (tmp_path / "run" / "predictions_val.csv").read_text().splitlines()
+    assert len(val) > 1 and all(r.startswith("1NW9,1NW9_") for r in val[1:])     # the validation target's decoys
     shown = runner.invoke(app, ["protein", "evaluate", str(tmp_path / "run")])
     assert shown.exit_code == 0, shown.output
     assert f"spearman {result['test']['spearman']:.4f}" in shown.output

@@ -319,13 +319,14 @@ class QualitySpec(TaskSpec):
                                    "decoys"))
 
     def _score(self, cfg, model, cset: ComplexSet, data: dict, out: Path, log) -> dict:
-        """Validation, test (overall and by decoy source) and external metrics; per-decoy predictions as CSV."""
+        """Validation, test (overall and by decoy source) and external metrics; per-decoy predictions of each as
+        CSV (``predictions_{val,test,external}.csv``)."""
         task, bs, results = QualityTask(cfg.quality.rank_weight), cfg.train.batch_size, {}
-        for split in ("val", "test"):
+        for split in ("val", "test"):       # per-decoy predictions of both: rules on top of them choose on val
             if split in data:
                 results[split], cat = _evaluate(model, data[split], task, bs)
+                _write_predictions(cat, out / f"predictions_{split}.csv")
         results["test_by_source"] = _by_source(cat, data["test"].decoys, task)
-        _write_predictions(cat, out / "predictions_test.csv")
         write_items(target_items(cat), out / "items.csv")
         if cfg.quality.external:
             graphs = external_graphs(cfg, cset.plm, log)
