@@ -192,6 +192,42 @@ def moved(graph: Data, rotation: torch.Tensor, translation: torch.Tensor) -> Dat
     return g
 
 
+def node_subgraph(graph: Data, keep: torch.Tensor) -> Data:
+    """``graph`` restricted to the nodes where ``keep`` (bool (L,)) holds, in their order: every per-node tensor
+    indexed, the edges between kept nodes kept with their features (``edge_*``) and renumbered, graph-level
+    attributes as they are."""
+    idx = torch.nonzero(keep, as_tuple=True)[0]
+    new = torch.full((graph.num_nodes,), -1, dtype=torch.long)
+    new[idx] = torch.arange(len(idx))
+    src, dst = graph.edge_index
+    inside = keep[src] & keep[dst]
+    out = Data()
+    for key, value in graph:
+        if key == "edge_index":
+            out[key] = new[graph.edge_index[:, inside]]
+        elif key.startswith("edge_") and torch.is_tensor(value):
+            out[key] = value[inside]
+        elif torch.is_tensor(value) and value.dim() > 0 and value.shape[0] == graph.num_nodes:
+            out[key] = value[idx]
+        else:
+            out[key] = value
+    return out
+
+
+def interface_nodes(receptor_pos: torch.Tensor, ligand_pos: torch.Tensor, radius: float,
+                    least: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """The interface residues of a pose: bool masks (Lr,), (Ll,) of the residues whose Cα lie within ``radius`` of
+    a Cα of the other partner, and at least the ``least`` of each partner nearest to the other (so a pose out of
+    contact still has a graph). Shapes: positions (Lr, 3), (Ll, 3)."""
+    d = torch.cdist(receptor_pos.double(), ligand_pos.double())
+    masks = []
+    for nearest in (d.min(1).values, d.min(0).values):
+        keep = nearest < radius
+        keep[nearest.topk(min(least, len(nearest)), largest=False).indices] = True
+        masks.append(keep)
+    return masks[0], masks[1]
+
+
 def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfig(),
                   contact_radius: float = 12.0) -> Data:
     """One graph of a complex in a given pose: both partners' residue graphs side by side plus edges between

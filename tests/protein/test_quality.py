@@ -12,7 +12,7 @@ from intergraph.cli import app
 from intergraph.graph.rigid import random_rotation
 from intergraph.protein.docking_metrics import ca_coords, score_folder
 from intergraph.protein.encoders import ResidueEncoder
-from intergraph.protein.featurize import featurize, join_partners, moved
+from intergraph.protein.featurize import featurize, interface_nodes, join_partners, moved, node_subgraph
 from intergraph.protein.io import read_structure
 from intergraph.protein.tasks.quality.decoys import (
     folder_decoys,
@@ -21,7 +21,7 @@ from intergraph.protein.tasks.quality.decoys import (
     surface_decoys,
     write_decoys,
 )
-from intergraph.protein.tasks.quality.model import QualityModel, top1_quality
+from intergraph.protein.tasks.quality.model import QualityModel, decoy_graph, top1_quality
 
 runner = CliRunner()
 
@@ -45,6 +45,27 @@ def test_join_partners_adds_only_close_partner_edges(partners):
     assert far.edge_index.shape[1] == intra
 
 
+def test_interface_graph_keeps_the_interface_residues_and_every_partner_edge(partners):
+    r, l = (featurize(partners[k]) for k in "rl")
+    keep_r, keep_l = interface_nodes(r.pos, l.pos, 12.0)
+    near = torch.cdist(r.pos, l.pos) < 12.0
+    assert torch.equal(keep_r, near.any(1)) and torch.equal(keep_l, near.any(0))   # 7CEI's interface > 8 each
+    sub = node_subgraph(r, keep_r)
+    idx = torch.nonzero(keep_r)[:, 0]
+    for key in ("pos", "node_s", "node_v", "residue_type", "residue_number", "backbone"):
+        assert torch.equal(sub[key], r[key][idx])
+    inside = keep_r[r.edge_index[0]] & keep_r[r.edge_index[1]]
+    assert sub.edge_index.shape[1] == int(inside.sum()) and torch.equal(sub.edge_s, r.edge_s[inside])
+    assert torch.equal(idx[sub.edge_index], r.edge_index[:, inside])               # the same edges, renumbered
+    whole, iface = join_partners(r, l), decoy_graph(r, l, interface=True)
+    assert iface.num_nodes == int(keep_r.sum() + keep_l.sum()) < whole.num_nodes
+    cross = (whole.partner[whole.edge_index[0]] != whole.partner[whole.edge_index[1]]).sum()
+    assert (iface.partner[iface.edge_index[0]] != iface.partner[iface.edge_index[1]]).sum() == cross
+    # a pose out of contact keeps the 8 nearest residues of each partner
+    far = decoy_graph(r, l, (np.eye(3), np.array([200.0, 0, 0])), interface=True)
+    assert far.num_nodes == 16 and int(far.partner.sum()) == 8
+
+
 def test_quality_model_sees_the_pose_but_not_the_frame(partners):
     r, l = (featurize(partners[k]) for k in "rl")
     torch.manual_seed(0)
@@ -64,6 +85,26 @@ def test_quality_model_sees_the_pose_but_not_the_frame(partners):
     _, apart = score(r, moved(l, torch.eye(3), torch.tensor([100.0, 0, 0])))
     changed = (apart - nodes).abs().amax(-1) > 1e-2  # residues whose neighbourhood lost the partner
     assert 10 < int(changed.sum()) < len(nodes) - 50
+
+
+def test_interface_model_reads_the_interface_size_and_not_the_frame(partners):
+    from torch_geometric.data import Batch
+
+    r, l = (featurize(partners[k]) for k in "rl")
+    torch.manual_seed(0)
+    model = QualityModel(ResidueEncoder("egnn", out_dim=16, layers=2), sizes=True).eval()
+    rot, t = random_rotation(torch.Generator().manual_seed(2)), torch.tensor([-7.0, 30.0, 2.0])
+    pose = (random_rotation(torch.Generator().manual_seed(3)), torch.tensor([4.0, 0.0, -3.0]))
+    graphs = [decoy_graph(r, l, None, interface=True),
+              decoy_graph(moved(r, rot, t), moved(l, rot, t), None, interface=True),     # another frame
+              decoy_graph(r, l, pose, interface=True),
+              decoy_graph(r, moved(l, *pose), None, interface=True)]                      # the pose as a structure
+    with torch.no_grad():
+        out = model(Batch.from_data_list(graphs))
+        torch.testing.assert_close(out[1], out[0], atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(out[3], out[2], atol=1e-4, rtol=1e-4)
+        model.head[0].weight[:, -2:] = 0                                          # the two size inputs cut
+        assert (model(Batch.from_data_list(graphs[:1])) - out[0]).abs().max() > 1e-4
 
 
 def test_perturbation_decoys_are_seeded_labelled_and_clash_free(partners, tmp_path):

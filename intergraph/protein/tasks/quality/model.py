@@ -18,17 +18,24 @@ from ....graph.scatter import attention_mean_pool
 from ....train.metrics import regression_metrics
 from ....train.ranking import ranking_loss
 from ...encoders import ResidueEncoder
-from ...featurize import GraphConfig, join_partners, moved
+from ...featurize import GraphConfig, interface_nodes, join_partners, moved, node_subgraph
 from .decoys import Decoy
 
 
-def decoy_graph(receptor: Data, ligand: Data, decoy: Decoy | None = None, config: GraphConfig = GraphConfig(),
-                contact_radius: float = 12.0) -> Data:
-    """The complex graph of a decoy: for a DB5 decoy the ligand graph (of the decoy's form, bound or unbound) is
-    moved to the decoy's pose; without ``decoy`` the two graphs are taken as posed."""
-    if decoy is not None:
-        ligand = moved(ligand, torch.as_tensor(decoy.rotation, dtype=torch.float32),
-                       torch.as_tensor(decoy.translation, dtype=torch.float32))
+def decoy_graph(receptor: Data, ligand: Data, pose: tuple | None = None, config: GraphConfig = GraphConfig(),
+                contact_radius: float = 12.0, interface: bool = False) -> Data:
+    """The complex graph of a pose: the ligand graph moved by ``pose`` = (R (3, 3), t (3,)) (a :class:`Decoy`
+    gives its own; None: the graphs as posed) against the receptor graph. ``interface``: only the interface
+    residues (:func:`featurize.interface_nodes` within ``contact_radius``), as DeepRank-GNN and GNN-DOVE do."""
+    if isinstance(pose, Decoy):
+        pose = pose.rotation, pose.translation
+    r, t = (None, None) if pose is None else (torch.as_tensor(x, dtype=torch.float32) for x in pose)
+    if interface:
+        pos = ligand.pos if pose is None else ligand.pos @ r.T.to(ligand.pos.dtype) + t.to(ligand.pos.dtype)
+        keep_r, keep_l = interface_nodes(receptor.pos, pos, contact_radius)
+        receptor, ligand = node_subgraph(receptor, keep_r), node_subgraph(ligand, keep_l)
+    if pose is not None:
+        ligand = moved(ligand, r, t)
     return join_partners(receptor, ligand, config, contact_radius)
 
 
@@ -36,8 +43,9 @@ class DecoyGraphs(Dataset):
     """Items: complex graphs with ``y`` = (DockQ, fnat), ``target`` and ``decoy`` names; ``partners`` maps
     (target, form) to the graph item whose partners each decoy poses."""
 
-    def __init__(self, decoys: list[Decoy], partners: dict, contact_radius: float = 12.0):
-        self.decoys, self.partners, self.contact_radius = list(decoys), partners, contact_radius
+    def __init__(self, decoys: list[Decoy], partners: dict, contact_radius: float = 12.0, interface: bool = False):
+        self.decoys, self.partners = list(decoys), partners
+        self.contact_radius, self.interface = contact_radius, interface
 
     def __len__(self):
         return len(self.decoys)
@@ -45,7 +53,7 @@ class DecoyGraphs(Dataset):
     def __getitem__(self, i):
         d = self.decoys[i]
         item = self.partners[d.target, d.form]
-        g = decoy_graph(item.receptor, item.ligand, d, contact_radius=self.contact_radius)
+        g = decoy_graph(item.receptor, item.ligand, d, contact_radius=self.contact_radius, interface=self.interface)
         g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
         g.target, g.decoy = d.target, d.decoy
         return g
@@ -56,13 +64,18 @@ def collate_graphs(items) -> Batch:
 
 
 class QualityModel(nn.Module):
-    def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1):
+    """z = MLP([Σ softmax(a)·h ‖ mean h (‖ log(1 + n_r) ‖ log(1 + n_l))]) over the node embeddings h (plus a
+    partner embedding) of each complex graph; ``sizes``: the head also reads the residue count of each partner
+    in the graph (the interface size, when the graph is the interface). Shapes: batch of G graphs -> (G, 2)."""
+
+    def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1, sizes: bool = False):
         super().__init__()
-        self.encoder = encoder
+        self.encoder, self.sizes = encoder, sizes
         d = encoder.out_dim
         self.partner = nn.Embedding(2, d)
         self.gate = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(2 * d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 2))
+        self.head = nn.Sequential(nn.Linear(2 * d + 2 * sizes, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, 2))
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """(graphs, 2) logits of DockQ and fnat."""
@@ -70,6 +83,9 @@ class QualityModel(nn.Module):
         h = h + self.partner(batch.partner)
         n = batch.num_graphs
         pooled = attention_mean_pool(h, self.gate(h), batch.batch, n)
+        if self.sizes:
+            counts = torch.bincount(batch.batch * 2 + batch.partner, minlength=2 * n).view(n, 2)
+            pooled = torch.cat([pooled, torch.log1p(counts.to(pooled.dtype))], -1)
         return self.head(pooled)
 
 

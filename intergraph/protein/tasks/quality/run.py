@@ -25,7 +25,7 @@ from ....train.loop import EpochShuffle, TaskModule
 from ....train.ranking import TargetBatches
 from ...complexes import ComplexSet
 from ...docking_metrics import capri
-from ...featurize import GraphConfig, featurize, join_partners, moved
+from ...featurize import GraphConfig, featurize
 from ...io import is_structure_file, read_structure
 from ...plm import arms
 from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_counts, plm_source, select, write_split
@@ -62,6 +62,8 @@ class QualityConfig:
                                       # decoy_seed (0: all); cluster heads and near-natives always kept, test whole
     external: bool = True             # qa_decoys targets: held out of training, evaluated apart
     contact_radius: float = 12.0
+    interface: bool = False           # graphs of the interface residues only (Cα within contact_radius of the
+                                      # other partner; at least 8 per partner), the head reading their counts
     decoy_seed: int = 0
     rank_weight: float = 0.0          # pairwise ranking term within targets (batches drawn within targets when > 0)
 
@@ -235,7 +237,7 @@ def external_graphs(cfg: QualityRun, source, log=print) -> list:
                 except AlignmentError as e:
                     log(f"external target {target} skipped: {e}")
                     break
-            g = decoy_graph(*parts, contact_radius=cfg.quality.contact_radius)
+            g = decoy_graph(*parts, contact_radius=cfg.quality.contact_radius, interface=cfg.quality.interface)
             g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
             g.target, g.decoy = target, d.decoy
             graphs.append(g)
@@ -252,9 +254,8 @@ def pose_quality(models: list, receptor, ligand, poses: list[tuple[np.ndarray, n
     source = plm_source(cfg.data)
     if source is not None:
         arms.attach_by_sequence(cfg.data.plm, source, parts)
-    graphs = [join_partners(parts[0], moved(parts[1], torch.as_tensor(r, dtype=torch.float32),
-                                            torch.as_tensor(t, dtype=torch.float32)),
-                            GraphConfig(), cfg.quality.contact_radius) for r, t in poses]
+    graphs = [decoy_graph(*parts, (r, t), contact_radius=cfg.quality.contact_radius, interface=cfg.quality.interface)
+              for r, t in poses]
     return _predicted(models, graphs)
 
 
@@ -286,7 +287,7 @@ class QualitySpec(TaskSpec):
                     "two-chain split), or --receptor R --ligand L / --pairs CSV (partners as posed): ranking.csv")
 
     def build_model(self, cfg, plm_dim):
-        return QualityModel(build_encoder(cfg.model, plm_dim), dropout=cfg.model.dropout)
+        return QualityModel(build_encoder(cfg.model, plm_dim), dropout=cfg.model.dropout, sizes=cfg.quality.interface)
 
     def data(self, cfg, log) -> tuple[ComplexSet, dict, dict]:
         cset = complex_set(cfg.data)
@@ -298,7 +299,8 @@ class QualitySpec(TaskSpec):
         forms = {(d.target, d.form) for v in decoys.values() for d in v}
         sets = {"b": cset, **({"u": complex_set(cfg.data, form="u")} if any(f == "u" for _, f in forms) else {})}
         partners = {(c, f): sets[f][c] for c, f in forms}
-        return cset, ids, {k: DecoyGraphs(v, partners, cfg.quality.contact_radius) for k, v in decoys.items()}
+        q = cfg.quality
+        return cset, ids, {k: DecoyGraphs(v, partners, q.contact_radius, q.interface) for k, v in decoys.items()}
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
         cset, ids, data = self.data(cfg, log)
@@ -373,7 +375,8 @@ class QualitySpec(TaskSpec):
             parts = [featurize(s, GraphConfig(), name=f"{name}_{role}") for role, s in (("r", rec), ("l", lig))]
             if source is not None:
                 arms.attach_by_sequence(cfg.data.plm, source, parts)
-            pred = _predicted(models, [decoy_graph(*parts, contact_radius=cfg.quality.contact_radius)])[0]
+            pred = _predicted(models, [decoy_graph(*parts, contact_radius=cfg.quality.contact_radius,
+                                                   interface=cfg.quality.interface)])[0]
             row = {"model": name, "predicted_dockq": float(pred[0]), "predicted_fnat": float(pred[1])}
             if native is not None:
                 c = capri(lig, rec, native[1], native[0])
