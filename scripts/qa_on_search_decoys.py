@@ -8,10 +8,13 @@ search score and against the first run — and writes them to ``--out``. Runs wh
 the seed form one arm (named by the first run's folder less a ``_s<seed>`` suffix); where an arm has several
 seeds, a table of the arms gives the spread over seeds and the paired differences averaged over seeds
 (:func:`quality.baselines.seed_table`), and one of each arm's own test sets (EquiDock's six methods' decoys and
-the external HADDOCK decoys, from each run's ``metrics.json``) as mean ± sd over seeds.
+the external HADDOCK decoys, from each run's ``metrics.json``) as mean ± sd over seeds. With ``--val-decoys``
+(a ``protein decoys`` folder holding the validation targets, whose every decoy the runs predicted in
+``predictions_val.csv`` beside ``--predictions``), each run also ranks by QA fused with the search score
+(:func:`quality.baselines.fused`), the weight chosen per run on the validation targets' per-target Spearman.
 
 Run: ``python scripts/qa_on_search_decoys.py --run RUN [--run RUN2 ...] --decoys DIR [--predictions
-evaluations/search/predictions_test.csv] --out table.md``
+evaluations/search/predictions_test.csv] [--val-decoys DIR] --out table.md``
 """
 from __future__ import annotations
 
@@ -26,7 +29,14 @@ import numpy as np
 
 from intergraph.protein.complexes import ComplexSet
 from intergraph.protein.run import read_config
-from intergraph.protein.tasks.quality.baselines import baseline_table, paired_table, seed_table, stored_scores
+from intergraph.protein.tasks.quality.baselines import (
+    baseline_table,
+    fused,
+    fusion_weight,
+    paired_table,
+    seed_table,
+    stored_scores,
+)
 from intergraph.protein.tasks.quality.decoys import read_decoys
 from intergraph.train.compare import fmt, spreads
 
@@ -36,6 +46,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, action="append", required=True)
     ap.add_argument("--decoys", type=Path, required=True)
     ap.add_argument("--predictions", default="predictions_test.csv", help="relative to each run folder")
+    ap.add_argument("--val-decoys", type=Path, help="decoys of the validation targets: fuse QA with the search score")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     predicted: dict[str, dict[str, dict[str, float]]] = {}      # ranker -> decoy -> prediction
@@ -54,6 +65,10 @@ def main() -> None:
             raise SystemExit(f"{run}: a second run of arm {arm} with seed {cfg.train.seed}")
         arms.setdefault(arm, {})[cfg.train.seed] = name
         arm_runs.setdefault(arm, {})[cfg.train.seed] = run
+    weights = fusion_weights(args, predicted, arm_runs, arms) if args.val_decoys else {}
+    for arm, by in list(arms.items()):
+        if any(name in weights for name in by.values()):
+            arms[f"{arm} ⊕ search score"] = {seed: f"{name} ⊕ search score" for seed, name in by.items()}
     seeded = any(len(by) > 1 for by in arms.values())
     cset = ComplexSet(cfg.data.source, form="b")
     targets = sorted({p.stem for p in (args.decoys / "targets").glob("*.csv")})
@@ -70,13 +85,18 @@ def main() -> None:
             decoys[t] = [d for d, m in zip(ds, mask) if m]
             scores[t] = {**{n: np.array([p[d.decoy] for d in decoys[t]]) for n, p in predicted.items()},
                          **{n: v[mask] for n, v in base.items()}}
-        names = list(predicted)
+            for n, w in weights.items():
+                scores[t][f"{n} ⊕ search score"] = fused(scores[t][n], scores[t]["search score"], w)
+        names = list(predicted) + [f"{n} ⊕ search score" for n in weights]
         pairs = [(n, "search score") for n in names] + [(n, names[0]) for n in names[1:]]
         lines += [f"### {title}", "", *baseline_table(decoys, scores), "", "Paired (A − B per target):", "",
                   *paired_table(decoys, scores, pairs), ""]
         if seeded:
             lines += [f"#### {title}: arms over seeds (mean ± sd over seeds [95 % bootstrap interval over targets "
                       "of the seed-mean])", "", *seed_table(decoys, scores, arms), ""]
+    if weights:
+        lines += ["Fusion weights w of the search score (z(QA) + w z(search score)), chosen on the validation "
+                  f"targets of {args.val_decoys}: " + "; ".join(f"{n}: {w:g}" for n, w in weights.items()), ""]
     if seeded:
         lines += ["### each arm's own test sets (mean ± sd over seeds of the per-target Spearman)", "",
                   *own_test_sets(arm_runs), ""]
@@ -84,6 +104,25 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+
+
+def fusion_weights(args, predicted: dict, arm_runs: dict, arms: dict) -> dict[str, float]:
+    """Per QA ranker: the fusion weight chosen on the validation targets of ``--val-decoys`` whose every decoy the
+    run predicted (``predictions_val.csv`` beside ``--predictions``); the validation Spearman per weight printed."""
+    out = {}
+    for arm, runs in arm_runs.items():
+        for seed, run in runs.items():
+            with open(run / Path(args.predictions).with_name("predictions_val.csv")) as f:
+                val = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
+            decoys = {p.stem: read_decoys(p) for p in sorted((args.val_decoys / "targets").glob("*.csv"))}
+            decoys = {t: ds for t, ds in decoys.items() if all(d.decoy in val for d in ds)}
+            if not decoys:
+                raise SystemExit(f"{run}: no validation target of {args.val_decoys} has every decoy predicted")
+            name = arms[arm][seed]
+            out[name], means = fusion_weight(decoys, val)
+            print(f"{name}: {len(decoys)} validation targets; per-target Spearman by weight "
+                  + ", ".join(f"{w:g}: {m:.3f}" for w, m in means.items()))
+    return out
 
 
 def own_test_sets(arm_runs: dict[str, dict[int, Path]]) -> list[str]:

@@ -298,3 +298,21 @@ def test_seed_table_spreads_over_seeds_and_pairs_by_hand():
     assert pairs[0].startswith("| mixed − truth (3) | -1.000 [-1.000, -1.000] | -0.267 [")
     assert pairs[1] == "| perfect − truth (3) | +0.000 [+0.000, +0.000] | +0.000 [+0.000, +0.000] |"
     assert pairs[2].startswith("| perfect − mixed (3) | +1.000 [+1.000, +1.000] | +0.267 [")
+
+
+def test_fused_ranking_and_its_weight_chosen_by_hand():
+    from intergraph.protein.tasks.quality.baselines import fused, fusion_weight
+
+    # z-scores: (−1, 1) and (1, −1) cancel at w = 1, the search score wins above it; a constant score adds nothing
+    np.testing.assert_allclose(fused([0.0, 2.0], [5.0, 3.0], 0.5), [-0.5, 0.5])
+    np.testing.assert_allclose(fused([0.0, 2.0], [5.0, 3.0], 2.0), [1.0, -1.0])
+    np.testing.assert_allclose(fused([1.0, 3.0, 2.0], [7.0, 7.0, 7.0], 4.0), [-1.2247449, 1.2247449, 0.0])
+    decoys, _ = _truth_and_reversed()
+    # the QA prediction is reversed truth and the search score is the truth: every weight > 1 ranks perfectly,
+    # the smallest of them is chosen
+    for t, ds in decoys.items():
+        for d in ds:
+            d.score = d.labels["dockq"]
+    predicted = {d.decoy: -d.labels["dockq"] for ds in decoys.values() for d in ds}
+    w, means = fusion_weight(decoys, predicted, weights=(0.0, 0.5, 2.0, 4.0))
+    assert w == 2.0 and means[0.0] == -1.0 and means[2.0] == means[4.0] == 1.0

@@ -188,6 +188,33 @@ def seed_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.nd
     return lines
 
 
+#: weights w of the search score in a fused ranking z(QA) + w z(search score), chosen on validation targets
+FUSION_WEIGHTS = (0.0, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def fused(predicted: np.ndarray, score: np.ndarray, w: float) -> np.ndarray:
+    """z(predicted) + w z(score) over one target's decoys, z(x) = (x − mean) / sd (0 for a constant x).
+    Shapes: (n,), (n,) -> (n,)."""
+    def z(x):
+        x = np.asarray(x, dtype=np.float64)
+        sd = x.std()
+        return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
+    return z(predicted) + w * z(score)
+
+
+def fusion_weight(decoys: dict[str, list[Decoy]], predicted: dict[str, float], weights=FUSION_WEIGHTS,
+                  key: str = "spearman") -> tuple[float, dict[float, float]]:
+    """The weight w of :func:`fused` with the best mean per-target ``key`` over ``decoys`` (target -> its decoys,
+    validation targets; ``predicted``: decoy -> QA prediction, search score from each decoy), the smallest on
+    ties; with the mean per weight."""
+    means = {}
+    for w in weights:
+        scores = {t: {"fused": fused([predicted[d.decoy] for d in ds], [d.score for d in ds], w)}
+                  for t, ds in decoys.items()}
+        means[w] = float(np.nanmean([row[key] for row in ranker_items(decoys, scores, "fused").values()]))
+    return max(means, key=lambda w: (means[w], -w)), means
+
+
 def stored_scores(path: Path, decoys: list[Decoy], partners: Callable[[], tuple[Structure, Structure]],
                   seed: int = 0) -> dict[str, np.ndarray]:
     """:func:`baseline_scores` of one target's decoys, kept in ``path`` (CSV: decoy, one column per baseline) and
