@@ -65,9 +65,10 @@ def main() -> None:
             raise SystemExit(f"{run}: a second run of arm {arm} with seed {cfg.train.seed}")
         arms.setdefault(arm, {})[cfg.train.seed] = name
         arm_runs.setdefault(arm, {})[cfg.train.seed] = run
-    weights = fusion_weights(args, predicted, arm_runs, arms) if args.val_decoys else {}
+    chosen = fusion_weights(args, predicted, arm_runs, arms) if args.val_decoys else {}
+    weights = {n: w for n, w in chosen.items() if w > 0}      # weight 0: the QA ranking itself
     for arm, by in list(arms.items()):
-        if any(name in weights for name in by.values()):
+        if all(name in weights for name in by.values()):
             arms[f"{arm} ⊕ search score"] = {seed: f"{name} ⊕ search score" for seed, name in by.items()}
     seeded = any(len(by) > 1 for by in arms.values())
     cset = ComplexSet(cfg.data.source, form="b")
@@ -94,9 +95,10 @@ def main() -> None:
         if seeded:
             lines += [f"#### {title}: arms over seeds (mean ± sd over seeds [95 % bootstrap interval over targets "
                       "of the seed-mean])", "", *seed_table(decoys, scores, arms), ""]
-    if weights:
+    if chosen:
         lines += ["Fusion weights w of the search score (z(QA) + w z(search score)), chosen on the validation "
-                  f"targets of {args.val_decoys}: " + "; ".join(f"{n}: {w:g}" for n, w in weights.items()), ""]
+                  f"targets of {args.val_decoys} (0: the QA ranking itself, no fused row): "
+                  + "; ".join(f"{n}: {w:g}" for n, w in chosen.items()), ""]
     if seeded:
         lines += ["### each arm's own test sets (mean ± sd over seeds of the per-target Spearman)", "",
                   *own_test_sets(arm_runs), ""]
@@ -108,11 +110,16 @@ def main() -> None:
 
 def fusion_weights(args, predicted: dict, arm_runs: dict, arms: dict) -> dict[str, float]:
     """Per QA ranker: the fusion weight chosen on the validation targets of ``--val-decoys`` whose every decoy the
-    run predicted (``predictions_val.csv`` beside ``--predictions``); the validation Spearman per weight printed."""
+    run predicted (``predictions_val.csv`` beside ``--predictions``; runs without one are not fused); the
+    validation Spearman per weight printed."""
     out = {}
     for arm, runs in arm_runs.items():
         for seed, run in runs.items():
-            with open(run / Path(args.predictions).with_name("predictions_val.csv")) as f:
+            path = run / Path(args.predictions).with_name("predictions_val.csv")
+            if not path.exists():
+                print(f"{run}: no {path.name} (evaluated before it was written): not fused")
+                continue
+            with open(path) as f:
                 val = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
             decoys = {p.stem: read_decoys(p) for p in sorted((args.val_decoys / "targets").glob("*.csv"))}
             decoys = {t: ds for t, ds in decoys.items() if all(d.decoy in val for d in ds)}
