@@ -45,6 +45,7 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/encoders.py
 	$(BIN)/python bench/video_ops.py
 	$(BIN)/python bench/docking_search.py
+	$(BIN)/python bench/qa_graphs.py
 
 # QA decoys from the docking search for every DB5.5 complex, bound and unbound inputs (resumable: rerun to go on;
 # a second worker on the same folder takes the targets in another order: `intergraph protein decoys --out DIR
