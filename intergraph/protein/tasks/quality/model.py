@@ -1,8 +1,9 @@
 """Model quality assessment of docked complexes: predict a decoy's DockQ (and fnat) from its complex graph.
 
 The complex graph joins both partners' residue graphs in the decoy's pose with edges between residues of the
-two partners (:func:`featurize.join_partners`), so the encoder sees the interface. Node embeddings (plus a
-partner embedding) are pooled by attention and by mean; a small MLP gives DockQ and fnat in [0, 1].
+two partners (:func:`featurize.join_partners`), so the encoder sees the interface; or (``interface``) the graph
+of the interface residues alone. Node embeddings (plus a partner embedding) are pooled by attention and by mean;
+a small MLP gives DockQ and fnat in [0, 1].
 Metrics: RMSE and Pearson, Spearman, Kendall correlations of predicted vs true DockQ, over all decoys
 (global) and per target averaged (local), and the mean DockQ of each target's top-ranked decoy.
 """
