@@ -154,8 +154,8 @@ def seed_table(decoys: dict[str, list[Decoy]], scores: dict[str, dict[str, np.nd
     ``scores``. Each of ``keys`` per arm: m ± s [low, high], with m the mean over seeds of the mean over targets,
     s the (population) sd over seeds of that mean, and the 95 % bootstrap interval over targets of the seed-mean
     (:func:`train.compare.bootstrap_gain`); then each arm minus ``reference`` (one ranker, the same for every
-    seed) and minus the first arm, per target averaged over seeds, with the interval (the targets every ranker
-    ranks; success over those with an acceptable decoy)."""
+    seed) and minus the first arm, per target averaged over the seeds both sides have (seed paired with seed), with
+    the interval (the targets every ranker ranks; success over those with an acceptable decoy)."""
     items = {arm: {s: ranker_items(decoys, scores, name) for s, name in by.items()} for arm, by in arms.items()}
     ref = ranker_items(decoys, scores, reference)
 
