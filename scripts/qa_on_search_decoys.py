@@ -65,7 +65,7 @@ def main() -> None:
             raise SystemExit(f"{run}: a second run of arm {arm} with seed {cfg.train.seed}")
         arms.setdefault(arm, {})[cfg.train.seed] = name
         arm_runs.setdefault(arm, {})[cfg.train.seed] = run
-    chosen = fusion_weights(args, predicted, arm_runs, arms) if args.val_decoys else {}
+    chosen = fusion_weights(args, arm_runs, arms) if args.val_decoys else {}
     weights = {n: w for n, w in chosen.items() if w > 0}      # weight 0: the QA ranking itself
     for arm, by in list(arms.items()):
         if all(name in weights for name in by.values()):
@@ -108,11 +108,12 @@ def main() -> None:
         args.out.write_text(text + "\n")
 
 
-def fusion_weights(args, predicted: dict, arm_runs: dict, arms: dict) -> dict[str, float]:
+def fusion_weights(args, arm_runs: dict, arms: dict) -> dict[str, float]:
     """Per QA ranker: the fusion weight chosen on the validation targets of ``--val-decoys`` whose every decoy the
     run predicted (``predictions_val.csv`` beside ``--predictions``; runs without one are not fused); the
     validation Spearman per weight printed."""
     out = {}
+    every = {p.stem: read_decoys(p) for p in sorted((args.val_decoys / "targets").glob("*.csv"))}   # read once
     for arm, runs in arm_runs.items():
         for seed, run in runs.items():
             path = run / Path(args.predictions).with_name("predictions_val.csv")
@@ -121,8 +122,7 @@ def fusion_weights(args, predicted: dict, arm_runs: dict, arms: dict) -> dict[st
                 continue
             with open(path) as f:
                 val = {r["decoy"]: float(r["pred_dockq"]) for r in csv.DictReader(f)}
-            decoys = {p.stem: read_decoys(p) for p in sorted((args.val_decoys / "targets").glob("*.csv"))}
-            decoys = {t: ds for t, ds in decoys.items() if all(d.decoy in val for d in ds)}
+            decoys = {t: ds for t, ds in every.items() if all(d.decoy in val for d in ds)}
             if not decoys:
                 raise SystemExit(f"{run}: no validation target of {args.val_decoys} has every decoy predicted")
             name = arms[arm][seed]
