@@ -122,3 +122,22 @@ def test_quality_loss_adds_the_ranking_term_within_targets():
     # one pair within a target: decoy 1 (DockQ 0.8) over decoy 0 (0.2), logits -1 vs 1: softplus(1 - (-1))
     want = float(mse) + 0.5 * float(np.log1p(np.exp(2.0)))
     assert QualityTask(rank_weight=0.5).loss(out, batch) == pytest.approx(want)
+
+
+def test_quality_metrics_rank_the_search_decoys_apart():
+    from intergraph.protein.tasks.quality.model import QualityTask
+
+    # target a: three search decoys ranked exactly (+1) and a perturbation the model puts on top;
+    # target b: three search decoys ranked in reverse (-1)
+    cat = {"pred_dockq": np.array([0.1, 0.2, 0.3, 0.9, 0.3, 0.2, 0.1]),
+           "dockq": np.array([0.1, 0.5, 0.7, 0.0, 0.1, 0.2, 0.6]),
+           "target": np.array(list("aaaabbb")),
+           "source": np.array(["search", "search-head", "near-native", "perturbation", "search", "search", "search"])}
+    got = QualityTask().metrics(cat)
+    assert got["search_local_spearman"] == pytest.approx(0.0)      # mean of +1 and -1
+    assert got["search_top1_dockq"] == pytest.approx((0.7 + 0.1) / 2)
+    assert got["top1_dockq"] == pytest.approx((0.0 + 0.1) / 2)     # the perturbation ranked first on a
+    only_search = {k: v[np.r_[0:3, 4:7]] for k, v in cat.items()}
+    alone = QualityTask().metrics(only_search)
+    assert alone["search_local_spearman"] == pytest.approx(alone["local_spearman"])
+    assert "search_local_spearman" not in QualityTask().metrics({k: v[3:4] for k, v in cat.items()})

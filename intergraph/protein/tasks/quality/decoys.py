@@ -26,6 +26,7 @@ from ...structure import Structure
 LABELS = ("fnat", "irmsd", "lrmsd", "dockq")
 FIELDS = (("target", "decoy", "source") + tuple(f"r{i}" for i in range(9)) + ("t0", "t1", "t2") + LABELS
           + ("score", "form"))
+SEARCH_SOURCES = ("search-head", "search", "near-native")   # the decoys of the docking search (:mod:`search_decoys`)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from ....train.metrics import regression_metrics
 from ....train.ranking import ranking_loss
 from ...encoders import ResidueEncoder
 from ...featurize import GraphConfig, interface_nodes, join_partners, moved, node_subgraph
-from .decoys import Decoy
+from .decoys import SEARCH_SOURCES, Decoy
 
 
 def decoy_graph(receptor: Data, ligand: Data, pose: tuple | None = None, config: GraphConfig = GraphConfig(),
@@ -41,7 +41,7 @@ def decoy_graph(receptor: Data, ligand: Data, pose: tuple | None = None, config:
 
 
 class DecoyGraphs(Dataset):
-    """Items: complex graphs with ``y`` = (DockQ, fnat), ``target`` and ``decoy`` names; ``partners`` maps
+    """Items: complex graphs with ``y`` = (DockQ, fnat), ``target``, ``decoy`` and ``source``; ``partners`` maps
     (target, form) to the graph item whose partners each decoy poses."""
 
     def __init__(self, decoys: list[Decoy], partners: dict, contact_radius: float = 12.0, interface: bool = False):
@@ -56,7 +56,7 @@ class DecoyGraphs(Dataset):
         item = self.partners[d.target, d.form]
         g = decoy_graph(item.receptor, item.ligand, d, contact_radius=self.contact_radius, interface=self.interface)
         g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
-        g.target, g.decoy = d.target, d.decoy
+        g.target, g.decoy, g.source = d.target, d.decoy, d.source
         return g
 
 
@@ -112,10 +112,18 @@ class QualityTask:
         p = torch.sigmoid(out).detach().float().cpu().numpy()
         y = batch.y.cpu().numpy()
         return {"pred_dockq": p[:, 0], "dockq": y[:, 0], "pred_fnat": p[:, 1], "fnat": y[:, 1],
-                "target": np.asarray(batch.target), "decoy": np.asarray(batch.decoy)}
+                "target": np.asarray(batch.target), "decoy": np.asarray(batch.decoy),
+                "source": np.asarray(batch.source)}
 
     def metrics(self, collected) -> dict[str, float]:
-        out = regression_metrics(collected["pred_dockq"], collected["dockq"], collected["target"])
-        out["top1_dockq"] = top1_quality(collected["pred_dockq"], collected["dockq"], collected["target"])
-        out["best_dockq"] = top1_quality(collected["dockq"], collected["dockq"], collected["target"])
+        """Regression metrics of DockQ (global and per target), top-1 and best DockQ per target; where the
+        decoys include the docking search's, also per-target Spearman and top-1 DockQ over those alone
+        (``search_local_spearman``, ``search_top1_dockq``: what re-ranking a search needs; a checkpoint monitor)."""
+        p, y, t = collected["pred_dockq"], collected["dockq"], collected["target"]
+        out = regression_metrics(p, y, t)
+        out["top1_dockq"], out["best_dockq"] = top1_quality(p, y, t), top1_quality(y, y, t)
+        m = np.isin(collected["source"], SEARCH_SOURCES)
+        if m.any():
+            out["search_local_spearman"] = regression_metrics(p[m], y[m], t[m])["local_spearman"]
+            out["search_top1_dockq"] = top1_quality(p[m], y[m], t[m])
         return out

@@ -32,6 +32,7 @@ from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_c
 from ..base import ItemGain, PredictInputs, TaskSpec, write_items, write_ranking
 from .decoys import (
     LABELS,
+    SEARCH_SOURCES,
     Decoy,
     external_decoys,
     folder_decoys,
@@ -42,7 +43,6 @@ from .decoys import (
     write_decoys,
 )
 from .model import DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
-from .search_decoys import SOURCES as SEARCH_SOURCES
 
 #: qa_decoys targets and their (receptor, ligand) chains, from the data README
 EXTERNAL = {"1ATN": (["A"], ["B"]), "1AK4": (["C"], ["D"])}
@@ -171,10 +171,9 @@ def docked_decoys(run: Path, cset: ComplexSet, structures: dict) -> list[Decoy]:
     return out
 
 
-def _by_source(cat: dict, decoys: list[Decoy], task: QualityTask) -> dict[str, dict]:
-    source = {d.decoy: d.source for d in decoys}
-    kinds = np.array(["perturbation" if source[d] == "perturbation" else "search" if source[d] in SEARCH_SOURCES
-                      else "docking methods" for d in cat["decoy"]])
+def _by_source(cat: dict, task: QualityTask) -> dict[str, dict]:
+    kinds = np.array(["perturbation" if s == "perturbation" else "search" if s in SEARCH_SOURCES
+                      else "docking methods" for s in cat["source"]])
     out = {}
     for kind in np.unique(kinds):
         m = kinds == kind
@@ -239,7 +238,7 @@ def external_graphs(cfg: QualityRun, source, log=print) -> list:
                     break
             g = decoy_graph(*parts, contact_radius=cfg.quality.contact_radius, interface=cfg.quality.interface)
             g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
-            g.target, g.decoy = target, d.decoy
+            g.target, g.decoy, g.source = target, d.decoy, "haddock"
             graphs.append(g)
     return graphs
 
@@ -328,7 +327,7 @@ class QualitySpec(TaskSpec):
             if split in data:
                 results[split], cat = _evaluate(model, data[split], task, bs)
                 _write_predictions(cat, out / f"predictions_{split}.csv")
-        results["test_by_source"] = _by_source(cat, data["test"].decoys, task)
+        results["test_by_source"] = _by_source(cat, task)
         write_items(target_items(cat), out / "items.csv")
         if cfg.quality.external:
             graphs = external_graphs(cfg, cset.plm, log)

@@ -39,9 +39,8 @@ from ..docking import potential as pair_potential
 from ..docking.grids import Body, potential_channels, receptor_grid
 from ..docking.search import Poses, SearchConfig, dock_bodies, fitted_weights
 from ..docking.weights import native_funnel
+from .decoys import SEARCH_SOURCES as SOURCES
 from .decoys import Decoy, labelled, read_decoys, write_decoys
-
-SOURCES = ("search-head", "search", "near-native")
 
 
 @dataclass
