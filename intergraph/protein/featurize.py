@@ -228,12 +228,41 @@ def interface_nodes(receptor_pos: torch.Tensor, ligand_pos: torch.Tensor, radius
     return masks[0], masks[1]
 
 
+CONTACT_BINS = 8   # radial basis bins of each atom-level edge channel (:func:`contact_channels`)
+
+
+def virtual_cb(backbone: torch.Tensor) -> torch.Tensor:
+    """Cβ placed from the backbone with ideal geometry (trRosetta's constants): Cβ = −0.58273 a + 0.56803 b
+    − 0.54067 c + Cα, with b = Cα − N, c = C − Cα, a = b × c. Shapes: backbone (L, 4, 3) (N, Cα, C, O) -> (L, 3)."""
+    n, ca, c = backbone[:, 0], backbone[:, 1], backbone[:, 2]
+    b, c = ca - n, c - ca
+    return -0.58273431 * torch.cross(b, c, dim=-1) + 0.56802827 * b - 0.54067466 * c + ca
+
+
+def contact_channels(graph: Data, bins: int = CONTACT_BINS, d_max: float = 20.0) -> torch.Tensor:
+    """Atom-level features of each edge (i, j) of a residue graph that holds its backbones: the radial basis of
+    the virtual-Cβ distance ‖Cβ_i − Cβ_j‖ (0 where either residue lacks N, Cα or C) and of the shortest backbone
+    heavy-atom distance min_{a, b ∈ {N, Cα, C, O}} ‖a_i − b_j‖ (missing atoms left out). They carry what Cα
+    positions alone do not: which way each residue faces and how close the two backbones come.
+    Shapes: backbone (L, 4, 3), backbone_mask (L, 4), edge_index (2, E) -> (E, 2 · bins)."""
+    src, dst = graph.edge_index
+    bb, mask = graph.backbone, graph.backbone_mask
+    has_cb = mask[:, :3].all(-1)
+    cb = virtual_cb(bb)
+    d_cb = (cb[src] - cb[dst]).norm(dim=-1)
+    cb_ch = rbf(d_cb, 0.0, d_max, bins) * (has_cb[src] & has_cb[dst])[:, None]
+    d = torch.cdist(bb[src], bb[dst])                                               # (E, 4, 4)
+    d = d.masked_fill(~(mask[src][:, :, None] & mask[dst][:, None, :]), float("inf"))
+    return torch.cat([cb_ch, rbf(d.flatten(1).min(1).values, 0.0, d_max, bins)], -1)
+
+
 def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfig(),
                   contact_radius: float = 12.0) -> Data:
     """One graph of a complex in a given pose: both partners' residue graphs side by side plus edges between
     partner residues whose Cα lie within ``contact_radius`` (at most ``config.max_neighbors`` nearest per
     residue). Inter-partner edges carry the distance basis, no sequence offset and "same chain" 0, like the
-    edges between chains within one partner; ``partner`` marks ligand residues with 1."""
+    edges between chains within one partner; ``partner`` marks ligand residues with 1; backbones (and PLM
+    features) are joined where both partners hold them."""
     n_r = receptor.num_nodes
     d = torch.cdist(receptor.pos.double(), ligand.pos.double()).float()
     near = d < contact_radius
@@ -261,6 +290,9 @@ def join_partners(receptor: Data, ligand: Data, config: GraphConfig = GraphConfi
         residue_type=torch.cat([receptor.residue_type, ligand.residue_type]),
         partner=torch.cat([torch.zeros(n_r, dtype=torch.long), torch.ones(ligand.num_nodes, dtype=torch.long)]),
     )
+    if "backbone" in receptor and "backbone" in ligand:
+        out.backbone = torch.cat([receptor.backbone, ligand.backbone])
+        out.backbone_mask = torch.cat([receptor.backbone_mask, ligand.backbone_mask])
     if "plm" in receptor and "plm" in ligand:
         out.plm = torch.cat([receptor.plm, ligand.plm])
         out.plm_mask = torch.cat([receptor.plm_mask, ligand.plm_mask])

@@ -9,10 +9,20 @@ import torch
 from typer.testing import CliRunner
 
 from intergraph.cli import app
+from intergraph.graph.features import rbf
 from intergraph.graph.rigid import random_rotation
 from intergraph.protein.docking_metrics import ca_coords, score_folder
 from intergraph.protein.encoders import ResidueEncoder
-from intergraph.protein.featurize import featurize, interface_nodes, join_partners, moved, node_subgraph
+from intergraph.protein.featurize import (
+    CONTACT_BINS,
+    contact_channels,
+    featurize,
+    interface_nodes,
+    join_partners,
+    moved,
+    node_subgraph,
+    virtual_cb,
+)
 from intergraph.protein.io import read_structure
 from intergraph.protein.tasks.quality.decoys import (
     folder_decoys,
@@ -21,7 +31,7 @@ from intergraph.protein.tasks.quality.decoys import (
     surface_decoys,
     write_decoys,
 )
-from intergraph.protein.tasks.quality.model import QualityModel, decoy_graph, top1_quality
+from intergraph.protein.tasks.quality.model import CONTACT_DIM, QualityModel, decoy_graph, top1_quality
 
 runner = CliRunner()
 
@@ -105,6 +115,57 @@ def test_interface_model_reads_the_interface_size_and_not_the_frame(partners):
         torch.testing.assert_close(out[3], out[2], atol=1e-4, rtol=1e-4)
         model.head[0].weight[:, -2:] = 0                                          # the two size inputs cut
         assert (model(Batch.from_data_list(graphs[:1])) - out[0]).abs().max() > 1e-4
+
+
+def test_virtual_cb_lies_where_the_real_cb_is(partners):
+    s = partners["r"]
+    g = featurize(s)
+    cb = s.atom_index(("CB",))[g.structure_residue.numpy(), 0]
+    has = cb >= 0                                                   # every residue but glycines
+    err = (virtual_cb(g.backbone)[torch.from_numpy(has)] - torch.from_numpy(s.coord[cb[has]]).float()).norm(dim=-1)
+    assert has.sum() > 40 and float(err.median()) < 0.1 and float(err.max()) < 0.5
+
+
+def test_contact_channels_by_hand():
+    from torch_geometric.data import Data
+
+    # two residues: an ideal backbone, and a copy moved 6 Å along x with its O atom missing
+    bb = torch.tensor([[-1.46, 0.0, 0.0], [0.0, 0.0, 0.0], [0.55, 1.42, 0.0], [1.7, 1.6, 0.4]])
+    g = Data(backbone=torch.stack([bb, bb + torch.tensor([6.0, 0, 0])]),
+             backbone_mask=torch.tensor([[True] * 4, [True, True, True, False]]),
+             edge_index=torch.tensor([[0, 1], [1, 0]]))
+    ch = contact_channels(g)
+    assert ch.shape == (2, 2 * CONTACT_BINS)
+    closest = min(float((g.backbone[0, a] - g.backbone[1, b]).norm()) for a in range(4) for b in range(3))
+    want = torch.cat([rbf(torch.tensor([6.0]), 0.0, 20.0, CONTACT_BINS),        # Cβ moves with its residue
+                      rbf(torch.tensor([closest]), 0.0, 20.0, CONTACT_BINS)], -1)[0]
+    torch.testing.assert_close(ch[0], want)
+    torch.testing.assert_close(ch[1], want)
+    assert closest < 6.0 - 1.0               # 1's N against 0's O: the missing O of 1 is not used
+    g.backbone_mask[1, 0] = False            # no N: no Cβ for residue 1
+    assert float(contact_channels(g)[:, :CONTACT_BINS].abs().max()) == 0.0
+
+
+def test_contact_channels_follow_the_pose_not_the_frame(partners):
+    from torch_geometric.data import Batch
+
+    r, l = (featurize(partners[k]) for k in "rl")
+    rot, t = random_rotation(torch.Generator().manual_seed(4)), torch.tensor([3.0, -9.0, 20.0])
+    pose = (random_rotation(torch.Generator().manual_seed(5)), torch.tensor([1.0, 2.0, -2.0]))
+    a = decoy_graph(r, l, pose, interface=True, contacts=True)
+    b = decoy_graph(moved(r, rot, t), moved(moved(l, *pose), rot, t), None, interface=True, contacts=True)
+    plain = decoy_graph(r, l, pose, interface=True)
+    assert a.edge_s.shape[1] == plain.edge_s.shape[1] + CONTACT_DIM
+    torch.testing.assert_close(a.edge_s[:, : plain.edge_s.shape[1]], plain.edge_s)
+    torch.testing.assert_close(a.edge_s, b.edge_s, atol=1e-4, rtol=1e-4)
+    from intergraph.protein.tasks.quality.run import QualityRun, QualitySpec
+
+    cfg = QualityRun()
+    cfg.model.encoder, cfg.model.out_dim, cfg.quality.interface, cfg.quality.contacts = "egnn", 16, True, True
+    model = QualitySpec().build_model(cfg, None)            # the run's model takes the wider edges
+    out = model(Batch.from_data_list([a, b]))
+    out.sum().backward()
+    assert out.shape == (2, 2) and model.encoder.encoder.layers[0].phi_e[0].weight.grad.abs().sum() > 0
 
 
 def test_perturbation_decoys_are_seeded_labelled_and_clash_free(partners, tmp_path):

@@ -19,15 +19,27 @@ from ....graph.scatter import attention_mean_pool
 from ....train.metrics import regression_metrics
 from ....train.ranking import ranking_loss
 from ...encoders import ResidueEncoder
-from ...featurize import GraphConfig, interface_nodes, join_partners, moved, node_subgraph
+from ...featurize import (
+    CONTACT_BINS,
+    GraphConfig,
+    contact_channels,
+    interface_nodes,
+    join_partners,
+    moved,
+    node_subgraph,
+)
 from .decoys import SEARCH_SOURCES, Decoy
+
+CONTACT_DIM = 2 * CONTACT_BINS     # edge channels ``decoy_graph(contacts=True)`` adds
 
 
 def decoy_graph(receptor: Data, ligand: Data, pose: tuple | None = None, config: GraphConfig = GraphConfig(),
-                contact_radius: float = 12.0, interface: bool = False) -> Data:
+                contact_radius: float = 12.0, interface: bool = False, contacts: bool = False) -> Data:
     """The complex graph of a pose: the ligand graph moved by ``pose`` = (R (3, 3), t (3,)) (a :class:`Decoy`
     gives its own; None: the graphs as posed) against the receptor graph. ``interface``: only the interface
-    residues (:func:`featurize.interface_nodes` within ``contact_radius``), as DeepRank-GNN and GNN-DOVE do."""
+    residues (:func:`featurize.interface_nodes` within ``contact_radius``), as DeepRank-GNN and GNN-DOVE do;
+    ``contacts``: every edge also carries :func:`featurize.contact_channels` (edge_s grows by
+    :data:`CONTACT_DIM`)."""
     if isinstance(pose, Decoy):
         pose = pose.rotation, pose.translation
     r, t = (None, None) if pose is None else (torch.as_tensor(x, dtype=torch.float32) for x in pose)
@@ -37,16 +49,18 @@ def decoy_graph(receptor: Data, ligand: Data, pose: tuple | None = None, config:
         receptor, ligand = node_subgraph(receptor, keep_r), node_subgraph(ligand, keep_l)
     if pose is not None:
         ligand = moved(ligand, r, t)
-    return join_partners(receptor, ligand, config, contact_radius)
+    g = join_partners(receptor, ligand, config, contact_radius)
+    if contacts:
+        g.edge_s = torch.cat([g.edge_s, contact_channels(g)], -1)
+    return g
 
 
 class DecoyGraphs(Dataset):
     """Items: complex graphs with ``y`` = (DockQ, fnat), ``target``, ``decoy`` and ``source``; ``partners`` maps
     (target, form) to the graph item whose partners each decoy poses."""
 
-    def __init__(self, decoys: list[Decoy], partners: dict, contact_radius: float = 12.0, interface: bool = False):
-        self.decoys, self.partners = list(decoys), partners
-        self.contact_radius, self.interface = contact_radius, interface
+    def __init__(self, decoys: list[Decoy], partners: dict, **options):
+        self.decoys, self.partners, self.options = list(decoys), partners, options   # options: of decoy_graph
 
     def __len__(self):
         return len(self.decoys)
@@ -54,7 +68,7 @@ class DecoyGraphs(Dataset):
     def __getitem__(self, i):
         d = self.decoys[i]
         item = self.partners[d.target, d.form]
-        g = decoy_graph(item.receptor, item.ligand, d, contact_radius=self.contact_radius, interface=self.interface)
+        g = decoy_graph(item.receptor, item.ligand, d, **self.options)
         g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
         g.target, g.decoy, g.source = d.target, d.decoy, d.source
         return g

@@ -42,7 +42,7 @@ from .decoys import (
     surface_decoys,
     write_decoys,
 )
-from .model import DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
+from .model import CONTACT_DIM, DecoyGraphs, QualityModel, QualityTask, collate_graphs, decoy_graph
 
 #: qa_decoys targets and their (receptor, ligand) chains, from the data README
 EXTERNAL = {"1ATN": (["A"], ["B"]), "1AK4": (["C"], ["D"])}
@@ -64,8 +64,14 @@ class QualityConfig:
     contact_radius: float = 12.0
     interface: bool = False           # graphs of the interface residues only (Cα within contact_radius of the
                                       # other partner; at least 8 per partner), the head reading their counts
+    contacts: bool = False            # edges also carry atom-level channels: virtual-Cβ and closest backbone-atom
+                                      # distances (featurize.contact_channels)
     decoy_seed: int = 0
     rank_weight: float = 0.0          # pairwise ranking term within targets (batches drawn within targets when > 0)
+
+    def graph_options(self) -> dict:
+        """How a decoy becomes a graph: the keywords of :func:`model.decoy_graph`."""
+        return {"contact_radius": self.contact_radius, "interface": self.interface, "contacts": self.contacts}
 
 
 @dataclass
@@ -236,7 +242,7 @@ def external_graphs(cfg: QualityRun, source, log=print) -> list:
                 except AlignmentError as e:
                     log(f"external target {target} skipped: {e}")
                     break
-            g = decoy_graph(*parts, contact_radius=cfg.quality.contact_radius, interface=cfg.quality.interface)
+            g = decoy_graph(*parts, **cfg.quality.graph_options())
             g.y = torch.tensor([[d.labels["dockq"], d.labels["fnat"]]], dtype=torch.float32)
             g.target, g.decoy, g.source = target, d.decoy, "haddock"
             graphs.append(g)
@@ -253,8 +259,7 @@ def pose_quality(models: list, receptor, ligand, poses: list[tuple[np.ndarray, n
     source = plm_source(cfg.data)
     if source is not None:
         arms.attach_by_sequence(cfg.data.plm, source, parts)
-    graphs = [decoy_graph(*parts, (r, t), contact_radius=cfg.quality.contact_radius, interface=cfg.quality.interface)
-              for r, t in poses]
+    graphs = [decoy_graph(*parts, (r, t), **cfg.quality.graph_options()) for r, t in poses]
     return _predicted(models, graphs)
 
 
@@ -286,7 +291,9 @@ class QualitySpec(TaskSpec):
                     "two-chain split), or --receptor R --ligand L / --pairs CSV (partners as posed): ranking.csv")
 
     def build_model(self, cfg, plm_dim):
-        return QualityModel(build_encoder(cfg.model, plm_dim), dropout=cfg.model.dropout, sizes=cfg.quality.interface)
+        extra = {"edge_s_dim": GraphConfig().edge_scalar_dim + CONTACT_DIM} if cfg.quality.contacts else {}
+        return QualityModel(build_encoder(cfg.model, plm_dim, **extra), dropout=cfg.model.dropout,
+                            sizes=cfg.quality.interface)
 
     def data(self, cfg, log) -> tuple[ComplexSet, dict, dict]:
         cset = complex_set(cfg.data)
@@ -299,7 +306,7 @@ class QualitySpec(TaskSpec):
         sets = {"b": cset, **({"u": complex_set(cfg.data, form="u")} if any(f == "u" for _, f in forms) else {})}
         partners = {(c, f): sets[f][c] for c, f in forms}
         q = cfg.quality
-        return cset, ids, {k: DecoyGraphs(v, partners, q.contact_radius, q.interface) for k, v in decoys.items()}
+        return cset, ids, {k: DecoyGraphs(v, partners, **q.graph_options()) for k, v in decoys.items()}
 
     def experiment(self, cfg, run_dir: Path, log) -> Experiment:
         cset, ids, data = self.data(cfg, log)
@@ -374,8 +381,7 @@ class QualitySpec(TaskSpec):
             parts = [featurize(s, GraphConfig(), name=f"{name}_{role}") for role, s in (("r", rec), ("l", lig))]
             if source is not None:
                 arms.attach_by_sequence(cfg.data.plm, source, parts)
-            pred = _predicted(models, [decoy_graph(*parts, contact_radius=cfg.quality.contact_radius,
-                                                   interface=cfg.quality.interface)])[0]
+            pred = _predicted(models, [decoy_graph(*parts, **cfg.quality.graph_options())])[0]
             row = {"model": name, "predicted_dockq": float(pred[0]), "predicted_fnat": float(pred[1])}
             if native is not None:
                 c = capri(lig, rec, native[1], native[0])
