@@ -1,6 +1,7 @@
 """QA re-ranking of the docking search: predicted quality of ligand poses (`pose_quality`), `protein dock --qa`
 re-ranks the search's cluster heads, and the benchmark adds re-ranked copies of every ranking. The QA run here
-trains with the ranking term (batches within targets) on interface graphs (`quality.interface`)."""
+trains with the ranking term (batches within targets) on interface graphs (`quality.interface`) whose edges carry
+the atom-level channels (`quality.contacts`)."""
 from __future__ import annotations
 
 import csv
@@ -32,7 +33,7 @@ def qa_run(tmp_path_factory):
                      model=ModelConfig(encoder="egnn", layers=1, out_dim=16),
                      quality=QualityConfig(decoys_per_target=3, surface_per_target=1, clash_per_target=0,
                                            test_decoys_per_target=2, baselines=False, external=False,
-                                           rank_weight=1.0, interface=True),
+                                           rank_weight=1.0, interface=True, contacts=True),
                      train=TrainConfig(monitor="val/spearman", mode="max", max_epochs=1, batch_size=4, lr=1e-3,
                                        accelerator="cpu"))
     train(cfg, tmp / "run", progress=False, log=lambda m: None)
