@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from intergraph.errors import InputError
 from intergraph.protein.io import parse_pdb
@@ -17,7 +18,7 @@ from intergraph.protein.tasks.chain_quality.baselines import (
     consensus,
     coverage,
 )
-from intergraph.protein.tasks.chain_quality.data import read_model_sets
+from intergraph.protein.tasks.chain_quality.data import read_extra_sets, read_model_sets
 from intergraph.train.metrics import bootstrap_mean, ranking_metrics
 
 from .test_model_scores import helix
@@ -89,9 +90,8 @@ def test_psr_casp13_counts(data_root):
     sets, skipped = read_model_sets("psr_casp13")
     assert len(sets) == 39 and sum(len(s.models) for s in sets.values()) == 713 and not skipped
     assert all(s.native is not None for s in sets.values())
-    more, _ = read_model_sets("psr_casp13", extra=True)
-    extra = {t: s for t, s in more.items() if t not in sets}
-    assert sorted(extra) == ["T0953s1-D1", "T0974s1-D1", "T1019s2-D1"]
+    extra, skipped = read_extra_sets("psr_casp13")
+    assert sorted(extra) == ["T0953s1-D1", "T0974s1-D1", "T1019s2-D1"] and not skipped
     assert sum(len(s.models) for s in extra.values()) == 425
     assert all(s.native is None and math.isnan(s.models[0].lddt) for s in extra.values())
 
@@ -164,3 +164,86 @@ def test_chain_qa_trains_by_target_folds_and_ranks_a_folder(tmp_path):
     for r in ranked:  # the native's scores beside the prediction equal the labels
         label = labels[r["model"].removesuffix(".pdb")]
         assert float(r["gdt_ts"]) == pytest.approx(float(label["gdt_ts"]), abs=1e-4)
+
+
+def write_extra(root, targets: int = 2, models: int = 4):
+    """Targets without a native in the psr_casp13 layout (``extra_no_native/`` + official labels)."""
+    rows = ["target,model,gdt_ts,lddt_allatom_official,tm_score"]
+    for t in range(targets):
+        folder = root / "extra_no_native" / f"X{t}" / "models"
+        folder.mkdir(parents=True)
+        for k in range(models):
+            (folder / f"X{t}_m{k}.pdb").write_text(noisy_helix(26, 0.3 + 1.2 * k, 900 + 10 * t + k))
+            rows.append(f"X{t},X{t}_m{k},{0.9 - 0.2 * k:.2f},0.5,{0.8 - 0.2 * k:.2f}")
+    (root / "labels_official_only_no_native.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_chain_qa_held_out_targets_and_consensus_input(tmp_path):
+    """With ``extra``, every fold model predicts the targets without a native (never in train/val/test); with
+    ``consensus``, each graph carries its model's consensus score (equal to the baseline's), the network reads
+    it, and a folder of user models gets it from its own models (one model alone: a clear error)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from intergraph.cli import app
+    from intergraph.protein.io import read_structure
+    from intergraph.protein.run import read_config
+    from intergraph.protein.tasks import task
+    from intergraph.protein.tasks.chain_quality.heldout import ensemble, heldout_lines, per_target
+
+    root = write_psr_folder(tmp_path / "psr")
+    write_extra(root)
+    spec = task("chain_qa")
+    cfg = spec.default_config()
+    cfg.data.source, cfg.data.folds, cfg.data.fold = str(root), 2, 0
+    cfg.chain_quality.extra = cfg.chain_quality.consensus = True
+    by_target, ids, _ = spec.graphs(cfg, print)
+    assert ids["extra"] == ["X0", "X1"] and not set(ids["extra"]) & {t for k, v in ids.items() if k != "extra"
+                                                                     for t in v}
+    sets, _ = read_model_sets(root)
+    expected = consensus([read_structure(m.path) for m in sets["T1"].models])
+    assert np.allclose([g.consensus.item() for g in by_target["T1"]], expected, atol=1e-6)
+    model = spec.build_model(cfg, None)
+    from torch_geometric.data import Batch
+
+    batch = Batch.from_data_list(by_target["T1"])
+    z0 = model(batch)[0].detach()
+    batch.consensus = batch.consensus + 0.5
+    assert not torch.allclose(model(batch)[0].detach(), z0)  # the head reads the consensus input
+
+    runner = CliRunner()
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["protein", "train", "--task", "chain_qa", "--data", str(root), "--split", "kfold",
+                              "--folds", "2", "--epochs", "1", "--layers", "1", "--batch-size", "3", "--encoder",
+                              "egnn", "--cache", str(tmp_path / "c"), "--set", "chain_quality.extra=true", "--set",
+                              "chain_quality.consensus=true", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    folders = [out / "fold0", out / "fold1"]
+    for f in folders:
+        extra = list(csv.DictReader(open(f / "items_extra.csv")))
+        assert sorted(i["item"] for i in extra) == ["X0", "X1"] and all(i["models"] == "4" for i in extra)
+        assert json.loads((f / "metrics.json").read_text())["extra"]["models"] == 8
+        assert read_config(f / "config.yaml").chain_quality.consensus
+    scored = ensemble(folders)
+    assert len(scored) == 8 and scored[("X0", "X0_m0")][1] == pytest.approx(0.9)
+    one = {r["model"]: float(r["predicted_gdt_ts"]) for r in csv.DictReader(open(folders[0] / "predictions_extra.csv"))}
+    two = {r["model"]: float(r["predicted_gdt_ts"]) for r in csv.DictReader(open(folders[1] / "predictions_extra.csv"))}
+    assert scored[("X1", "X1_m2")][0] == pytest.approx((one["X1_m2"] + two["X1_m2"]) / 2, abs=1e-4)
+    assert set(per_target(scored)) == {"X0", "X1"}
+    rows = [{"encoder": "egnn", "plm": "none", "seed": 0, "run": str(f)} for f in folders]
+    lines = heldout_lines(rows, {"perfect": {"X0": (1.0, 0.0), "X1": (1.0, 0.0)}})
+    assert lines[0].startswith("| arm | seeds | X0 | X1 |")
+    assert lines[-1] == "| perfect | – | 1.000 | 1.000 | 1.000 | 0.000 |"
+
+    models = root / "targets" / "T1" / "models"
+    res = runner.invoke(app, ["protein", "predict", "--model", str(out), "--models", str(models), "--out",
+                              str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    assert len(list(csv.DictReader(open(tmp_path / "pred" / "ranking.csv")))) == 5
+    lonely = tmp_path / "one"
+    lonely.mkdir()
+    (lonely / "m.pdb").write_text((models / "T1_m0.pdb").read_text())
+    res = runner.invoke(app, ["protein", "predict", "--model", str(out), "--models", str(lonely), "--out",
+                              str(tmp_path / "pred1")])
+    assert res.exit_code != 0 and "at least 2 models" in res.output

@@ -1,8 +1,9 @@
 """Sets of single-chain models: ``psr_casp13`` or any folder in its layout, ``labels.csv``
 (``target,model,gdt_ts,lddt,tm_score``) beside ``targets/<target>/native.pdb[.gz]`` and
-``targets/<target>/models/<model>.pdb[.gz]``; with ``extra``, also the targets without a native
+``targets/<target>/models/<model>.pdb[.gz]``; apart from them, the targets without a native
 (``labels_official_only_no_native.csv`` + ``extra_no_native/<target>/models/``: official GDT_TS and TM-score;
-their all-atom lDDT is not comparable with the Cα-lDDT and is left out)."""
+their all-atom lDDT is not comparable with the Cα-lDDT and is left out), read by :func:`read_extra_sets` as a
+held-out test set."""
 from __future__ import annotations
 
 import csv
@@ -61,14 +62,30 @@ def _read(labels: Path, targets: Path, lddt: bool, sets: dict, skipped: list) ->
         s.models.append(ChainModel(r["target"], r["model"], path, *values))
 
 
-def read_model_sets(source: str | Path, extra: bool = False) -> tuple[dict[str, ModelSet], list[tuple[str, str]]]:
-    """Model sets by target, and the listed models whose file is missing."""
-    root = dataset_path(source) if str(source) == "psr_casp13" else Path(source)
+EXTRA_LABELS, EXTRA_TARGETS = "labels_official_only_no_native.csv", "extra_no_native"
+
+
+def _root(source: str | Path) -> Path:
+    return dataset_path(source) if str(source) == "psr_casp13" else Path(source)
+
+
+def read_model_sets(source: str | Path) -> tuple[dict[str, ModelSet], list[tuple[str, str]]]:
+    """Model sets by target (with natives), and the listed models whose file is missing."""
+    root = _root(source)
     if not (root / "labels.csv").exists():
         raise MissingError(f"{root}: no labels.csv (target,model,gdt_ts,lddt,tm_score)")
     sets: dict[str, ModelSet] = {}
     skipped: list[tuple[str, str]] = []
     _read(root / "labels.csv", root / "targets", True, sets, skipped)
-    if extra:
-        _read(root / "labels_official_only_no_native.csv", root / "extra_no_native", False, sets, skipped)
+    return sets, skipped
+
+
+def read_extra_sets(source: str | Path) -> tuple[dict[str, ModelSet], list[tuple[str, str]]]:
+    """The source's targets without a native (official labels only) by target, and the missing model files."""
+    root = _root(source)
+    if not (root / EXTRA_LABELS).exists():
+        raise MissingError(f"{root}: no {EXTRA_LABELS} (target,model,gdt_ts,tm_score) for the extra test set")
+    sets: dict[str, ModelSet] = {}
+    skipped: list[tuple[str, str]] = []
+    _read(root / EXTRA_LABELS, root / EXTRA_TARGETS, False, sets, skipped)
     return sets, skipped

@@ -2,7 +2,9 @@
 target and a ranking term between models of the same target.
 
 Node embeddings h (N, d) of the encoder are pooled by attention and by mean; an MLP gives the GDT_TS logit
-(G,), a linear layer on h the per-residue lDDT logits (N,). Loss, with s = σ(logit):
+(G,), a linear layer on h the per-residue lDDT logits (N,). With the consensus input c (G,) (each model's mean
+TM-score to other models of its target), z = MLP([pool(h), c]) + w·c: a learned correction on the consensus
+score (a quasi-single-model QA). Loss, with s = σ(logit):
 
     L = MSE(s_gdt, y) + λ_lddt · MSE over labelled residues (s_lddt, lddt)
         + λ_rank · mean over pairs (i, j) of one target in the batch with y_i > y_j + 0.01 of softplus(z_j − z_i)
@@ -25,20 +27,26 @@ from ...encoders import ResidueEncoder
 
 
 class ChainQualityModel(nn.Module):
-    def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1):
+    def __init__(self, encoder: ResidueEncoder, hidden: int = 128, dropout: float = 0.1, consensus: bool = False):
         super().__init__()
         self.encoder = encoder
         d = encoder.out_dim
+        self.consensus = consensus
         self.gate = nn.Linear(d, 1)
-        self.head = nn.Sequential(nn.Linear(2 * d, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(nn.Linear(2 * d + consensus, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, 1))
         self.residue = nn.Linear(d, 1)
+        self.skip = nn.Parameter(torch.zeros(())) if consensus else None
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(G,) GDT_TS logits and (N,) per-residue lDDT logits."""
         h, _ = self.encoder(batch)
         n = batch.num_graphs
         pooled = attention_mean_pool(h, self.gate(h), batch.batch, n)
-        return self.head(pooled)[:, 0], self.residue(h)[:, 0]
+        if not self.consensus:
+            return self.head(pooled)[:, 0], self.residue(h)[:, 0]
+        c = batch.consensus
+        return self.head(torch.cat([pooled, c[:, None]], 1))[:, 0] + self.skip * c, self.residue(h)[:, 0]
 
 
 class ChainQualityTask:
