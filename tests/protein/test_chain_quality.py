@@ -211,6 +211,9 @@ def test_chain_qa_held_out_targets_and_consensus_input(tmp_path):
     z0 = model(batch)[0].detach()
     batch.consensus = batch.consensus + 0.5
     assert not torch.allclose(model(batch)[0].detach(), z0)  # the head reads the consensus input
+    torch.nn.init.zeros_(model.head[-1].weight)
+    torch.nn.init.zeros_(model.head[-1].bias)  # no correction: the prediction is the consensus score itself
+    assert torch.allclose(torch.sigmoid(model(batch)[0]).detach(), batch.consensus.clamp(0.01, 0.99), atol=1e-6)
 
     runner = CliRunner()
     out = tmp_path / "run"

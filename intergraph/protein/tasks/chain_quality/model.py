@@ -3,8 +3,9 @@ target and a ranking term between models of the same target.
 
 Node embeddings h (N, d) of the encoder are pooled by attention and by mean; an MLP gives the GDT_TS logit
 (G,), a linear layer on h the per-residue lDDT logits (N,). With the consensus input c (G,) (each model's mean
-TM-score to other models of its target), z = MLP([pool(h), c]) + w·c: a learned correction on the consensus
-score (a quasi-single-model QA). Loss, with s = σ(logit):
+TM-score to other models of its target), z = logit(c) + MLP([pool(h), c]): a learned correction of the consensus
+score, which the untrained network (MLP ≈ 0) already ranks by (a quasi-single-model QA). Loss, with
+s = σ(logit):
 
     L = MSE(s_gdt, y) + λ_lddt · MSE over labelled residues (s_lddt, lddt)
         + λ_rank · mean over pairs (i, j) of one target in the batch with y_i > y_j + 0.01 of softplus(z_j − z_i)
@@ -36,7 +37,6 @@ class ChainQualityModel(nn.Module):
         self.head = nn.Sequential(nn.Linear(2 * d + consensus, hidden), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, 1))
         self.residue = nn.Linear(d, 1)
-        self.skip = nn.Parameter(torch.zeros(())) if consensus else None
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(G,) GDT_TS logits and (N,) per-residue lDDT logits."""
@@ -46,7 +46,7 @@ class ChainQualityModel(nn.Module):
         if not self.consensus:
             return self.head(pooled)[:, 0], self.residue(h)[:, 0]
         c = batch.consensus
-        return self.head(torch.cat([pooled, c[:, None]], 1))[:, 0] + self.skip * c, self.residue(h)[:, 0]
+        return torch.logit(c, eps=0.01) + self.head(torch.cat([pooled, c[:, None]], 1))[:, 0], self.residue(h)[:, 0]
 
 
 class ChainQualityTask:
