@@ -57,8 +57,12 @@ def heldout_lines(rows: list[dict], baselines: dict[str, dict[str, tuple[float, 
         rho = np.mean([np.mean([run[t][0] for t in targets]) for run in runs])
         loss = np.mean([np.mean([run[t][1] for t in targets]) for run in runs])
         lines.append(f"| {encoder}, {plm} | {len(runs)} | " + " | ".join(cells) + f" | {rho:.3f} | {loss:.3f} |")
-    for name, by_target in (baselines or {}).items():
-        lines.append(f"| {name} | – | " + " | ".join(f"{by_target[t][0]:.3f}" for t in targets) +
-                     f" | {np.mean([by_target[t][0] for t in targets]):.3f} | "
+    for name, by_target in (baselines or {}).items():  # – where undefined (every model scores the same)
+        rho = [by_target[t][0] for t in targets]
+        lines.append(f"| {name} | – | " + " | ".join(_num(v) for v in rho) + f" | {_num(np.mean(rho))} | "
                      f"{np.mean([by_target[t][1] for t in targets]):.3f} |")
     return lines
+
+
+def _num(v: float) -> str:
+    return f"{v:.3f}" if np.isfinite(v) else "–"
