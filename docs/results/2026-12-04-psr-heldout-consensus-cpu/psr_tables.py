@@ -191,7 +191,7 @@ def figure(res, held, cons, targets, extra, path: Path) -> None:
         ax.scatter([cons[t][0] for t in extra], [np.mean([h[s][t][0] for s in h]) for t in extra], s=40,
                    marker="^", color="C3", label="3 held-out targets")
         ax.plot([-1, 1], [-1, 1], color="grey", lw=0.8)
-        ax.set(xlim=(-1, 1), ylim=(-1, 1), xlabel="consensus baseline, per-target Spearman", title=label)
+        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), xlabel="consensus baseline, per-target Spearman", title=label)
     np.atleast_1d(axes)[0].set_ylabel("model, per-target Spearman (mean over seeds)")
     np.atleast_1d(axes)[0].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
