@@ -43,7 +43,7 @@ def arms(comparisons: list[Path], folds: int = 5) -> dict[str, dict[int, list[Pa
                 print(f"{run}: {len(done)} of {folds} folds finished; left out")
                 continue
             out[label][int(seed.removeprefix("seed"))] = done
-    order = ["EGNN, no PLM", "EGNN, own PLM", "EGNN + consensus input, no PLM"]
+    order = ["EGNN, no PLM", "EGNN, own PLM", "EGNN + consensus input, no PLM", "EGNN + consensus input, own PLM"]
     return dict(sorted(out.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
 
 
@@ -96,8 +96,11 @@ def main(comparisons: list[Path], out: Path) -> None:
             base[name][t] = (rho, loss)
     targets = sorted(sets)
 
-    def mean_over_seeds(r: dict, t: str, k: int = 0) -> float:
-        return float(np.mean([r[s][t][k] for s in r]))
+    def mean_over_seeds(r: dict, t: str, k: int = 0, seeds=None) -> float:
+        return float(np.mean([r[s][t][k] for s in (r if seeds is None else seeds)]))
+
+    def sd(values) -> str:
+        return f" ± {np.std(values, ddof=1):.3f}" if len(values) > 1 else ""
 
     lines += ["## The 39 targets with natives (5-fold by target; each target tested once per seed)", "",
               "| arm | seeds | per-target Spearman, mean over targets (± sd over seeds) | [95 % CI over targets] | "
@@ -106,11 +109,11 @@ def main(comparisons: list[Path], out: Path) -> None:
               "|---|---|---|---|---|---|---|"]
     for label, r in res.items():
         per_seed = [np.mean([r[s][t][0] for t in targets]) for s in r]
-        lines.append(f"| {label} | {len(r)} | {np.mean(per_seed):.3f} ± {np.std(per_seed, ddof=1):.3f} | "
+        lines.append(f"| {label} | {len(r)} | {np.mean(per_seed):.3f}{sd(per_seed)} | "
                      f"{cell([mean_over_seeds(r, t) for t in targets]).split(' ', 1)[1]} | "
                      f"{np.mean([mean_over_seeds(r, t) for t in many]):.3f} | "
                      f"{np.mean([mean_over_seeds(r, t, 1) for t in targets]):.3f} | "
-                     f"{np.mean(glob[label]):.3f} ± {np.std(glob[label], ddof=1):.3f} |")
+                     f"{np.mean(glob[label]):.3f}{sd(glob[label])} |")
     first = next(iter(arms(comparisons).values()))  # the folds of the no-PLM arm's seeds, for global Spearman
     for name, per in base.items():
         rho = [per[t][0] for t in targets]
@@ -137,7 +140,8 @@ def main(comparisons: list[Path], out: Path) -> None:
     # paired differences per target
     cons = base[next(iter(BASELINES))]
     pairs = [("EGNN, own PLM", "EGNN, no PLM"), ("EGNN + consensus input, no PLM", "EGNN, no PLM"),
-             ("EGNN + consensus input, no PLM", "consensus baseline")]
+             ("EGNN + consensus input, no PLM", "consensus baseline"),
+             ("EGNN + consensus input, own PLM", "EGNN + consensus input, no PLM")]
     lines += ["", "## Paired differences of per-target Spearman (per target: mean over seeds; 95 % bootstrap over "
               "targets)", "", f"| difference | all 39 targets | the {len(many)} with ≥ {MANY} models "
               "(mean; per target) | held-out 3 (mean; per target) | targets better |", "|---|---|---|---|---|"]
@@ -145,16 +149,20 @@ def main(comparisons: list[Path], out: Path) -> None:
         if a not in res or (b not in res and b != "consensus baseline"):
             continue
 
+        common = None if b == "consensus baseline" else sorted(set(res[a]) & set(res[b]))  # paired seeds only
+
         def values(label, ts, which):
             if label == "consensus baseline":
                 return np.array([cons[t][0] for t in ts])
-            r = which[label]
-            return np.array([mean_over_seeds(r, t) for t in ts])
+            return np.array([mean_over_seeds(which[label], t, seeds=common) for t in ts])
 
         d = values(a, targets, res) - values(b, targets, res)
         dm = values(a, many, res) - values(b, many, res)
         dx = values(a, sorted(extra), held) - values(b, sorted(extra), held)
-        lines.append(f"| {a} − {b} | {cell(d)} | {dm.mean():+.3f} ({', '.join(f'{v:+.2f}' for v in dm)}) | "
+        on = ""
+        if common is not None and not len(common) == len(res[a]) == len(res[b]):
+            on = f" (seed {', '.join(map(str, common))} only)"
+        lines.append(f"| {a} − {b}{on} | {cell(d)} | {dm.mean():+.3f} ({', '.join(f'{v:+.2f}' for v in dm)}) | "
                      f"{dx.mean():+.3f} ({', '.join(f'{v:+.2f}' for v in dx)}) | {int((d > 0).sum())} of "
                      f"{len(d)} |")
 
@@ -165,7 +173,7 @@ def main(comparisons: list[Path], out: Path) -> None:
               " | mean | top-1 loss (mean) |", "|---|---|" + "---|" * (len(ex) + 2)]
     for label, r in held.items():
         lines.append(f"| {label} | {len(r)} | " + " | ".join(
-            f"{mean_over_seeds(r, t):.3f} ± {np.std([r[s][t][0] for s in r], ddof=1):.3f}" for t in ex) +
+            f"{mean_over_seeds(r, t):.3f}{sd([r[s][t][0] for s in r])}" for t in ex) +
             f" | {np.mean([mean_over_seeds(r, t) for t in ex]):.3f} | "
             f"{np.mean([mean_over_seeds(r, t, 1) for t in ex]):.3f} |")
     for name, per in base.items():
