@@ -268,6 +268,9 @@ def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups:
             "top1": {n: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
                          "by_group": {g: float(np.mean([r["top1_by_group"][n][g] for r in records])) for g in groups}}
                      for n, v in top1.items()},
+            "single_ops": {n.split(":", 1)[1]: {g: float(np.mean([r["top1_by_group"][n][g] for r in records]))
+                                                for g in groups}
+                           for n in records[0]["top1_by_group"] if n.startswith("fixed:")},
             "best_non_adaptive": best_non, "paired": diffs,
             "nmi": [r["nmi_structure_group"] for r in records],
             "chosen_fixed": [r["chosen"]["best fixed op"] for r in records],
@@ -293,6 +296,11 @@ def format_summary(s: dict) -> str:
     for name, r in s["top1"].items():
         lines.append(f"| {name} | {r['mean']:.3f} ± {r['sd']:.3f} | "
                      + " | ".join(f"{r['by_group'][k]:.3f}" for k in g) + " |")
+    if s.get("single_ops"):
+        lines += ["", "Each single operation as the fixed structure, top-1 per group (mean over seeds): which "
+                      "operation solves which group.", "",
+                  "| operation | " + " | ".join(g) + " |", "|---|" + "---|" * len(g)]
+        lines += [f"| {op} | " + " | ".join(f"{r[k]:.3f}" for k in g) + " |" for op, r in s["single_ops"].items()]
     lines += ["", f"Best fixed operation (chosen on validation, per seed): {', '.join(s['chosen_fixed'])}. "
                   f"Oracle from validation (per seed, one operation per group in the order {', '.join(g)}): "
                   f"{'; '.join(', '.join(o) for o in s['oracle_from_validation'])}. "

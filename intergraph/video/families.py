@@ -9,14 +9,17 @@ from the background. The families, their classes, the operation meant to solve t
 - ``motion``: A approaches / moves away from / passes / circles a static B (relations of motion over time:
   difference propagation, temporal convolution); interference: two static background patches of the kinds
   used by ``place``, which background incorporation attends to for nothing.
-- ``place``: A crosses the scene and comes to rest beside one of two checked patches placed at random, a warm
-  one and a cool one (both in every video of the family and never covered, so the mean background does not
-  tell which A picks);
-  A's path has the same statistics whichever patch it ends on (object–background relation: background
-  incorporation); interference: B and a distractor wander at random (nuisance motion for the motion operations).
-- ``crowd``: two warm and two cool objects; three drift together, the odd one moves against them; the label
-  is the odd one's hue, which no average over the objects or the frame shows (picking out one node: node
-  attention); interference: every object jitters.
+- ``place``: two patches of random colours, one in the left and one in the right half of the frame (both in
+  every video, drawn before the label, so the background is the same whatever the label); A wears the colour
+  of one of them and the label says which side (object–background relation by appearance: background
+  incorporation, whose affinities of a node to the grid cells map where the background looks like it);
+  interference: A and B wander at random (nuisance motion for the motion operations), and A's own features
+  say nothing of the side.
+- ``crowd``: four objects; three share one look (shape, size, texture, hue), the odd one has another; the
+  label is the odd one's hue (warm or cool), drawn independently of the crowd's (picking out the object unlike
+  the others: node attention, whose gate reads a node's similarities to all nodes; the other relational
+  operations can do it too). The count of warm objects (1 or 4 against 0 or 3) gives a pooled readout of
+  hue at most 75 %; interference: every object wanders.
 
 The camera is static in every family. ``FAMILIES`` holds them as named data with the hand-chosen structure
 of each (6 edges: a cell of 3 steps), which the oracle-routing arm uses.
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic import SyntheticConfig, Video, _sprite, _trajectories, draw, shape_mask
+from .synthetic import SyntheticConfig, Video, _sprite, _texture, _trajectories, draw, shape_mask
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ FAMILIES = (
     Family("motion", ("A approaches B", "A moves away from B", "A passes B", "A circles B"),
            (150.0, 95.0, 80.0), 0.0,
            ("diff_prop", "temp_conv", "diff_prop", "temp_conv", "diff_prop", "temp_conv")),
-    Family("place", ("A ends on the warm patch", "A ends on the cool patch"),
+    Family("place", ("A looks like the patch on the left", "A looks like the patch on the right"),
            (80.0, 140.0, 95.0), np.pi / 3,
            ("back_incor",) * 6),
     Family("crowd", ("the odd one out is warm", "the odd one out is cool"),
@@ -54,7 +57,7 @@ CLASSES = [f"{f.name}: {c}" for f in FAMILIES for c in f.classes]
 OFFSETS = np.cumsum([0] + [len(f.classes) for f in FAMILIES])[:-1].tolist()
 #: family index of every class
 CLASS_FAMILY = [k for k, f in enumerate(FAMILIES) for _ in f.classes]
-PATCH = 26  # patch side (pixels): larger than any object, so an object can rest inside one
+PATCH = 40  # patch side (pixels): large enough that a background cell (16 px) lies inside a patch
 
 
 def label_of(index: int) -> int:
@@ -81,21 +84,20 @@ def hue(rng: np.random.Generator, kind: str) -> np.ndarray:
     return np.array([r, g, b] if kind == "warm" else [b, g, r])
 
 
-def _patch(colour: np.ndarray) -> np.ndarray:
-    """A PATCH × PATCH checkerboard (4-pixel squares) of ``colour`` and a darker shade of it."""
-    yy, xx = np.mgrid[:PATCH, :PATCH] // 4
-    return np.where(((xx + yy) % 2)[..., None] == 0, colour, 0.6 * colour)
-
-
-def _place_patches(rng: np.random.Generator, world: np.ndarray, s: int) -> np.ndarray:
-    """Paint a warm and a cool patch at random non-overlapping spots; their top-left corners (2, 2)."""
-    for _ in range(1000):
-        corners = rng.uniform(6, s - 6 - PATCH, (2, 2))
-        if np.abs(corners[0] - corners[1]).max() > PATCH + 20:
+def _place_patches(rng: np.random.Generator, world: np.ndarray, s: int, tint) -> tuple[np.ndarray, np.ndarray]:
+    """Paint two patches of random colours (light texture; apart from each other and from the background
+    ``tint``), one in the left and one in the right half of the frame, at random heights: their top-left
+    corners (2, 2) and colours (2, 3), left first."""
+    half = s // 2
+    corners = np.array([[rng.uniform(4, half - 4 - PATCH), rng.uniform(4, s - 4 - PATCH)],
+                        [rng.uniform(half + 4, s - 4 - PATCH), rng.uniform(4, s - 4 - PATCH)]])
+    for _ in range(1000):  # two colours apart from each other and from the family's tint
+        colours = rng.uniform(30, 225, (2, 3))
+        if min(np.abs(colours[0] - colours[1]).max(), *np.abs(colours - tint).max(axis=1)) > 70:
             break
-    for kind, (x, y) in zip(("warm", "cool"), corners.astype(int)):
-        world[y:y + PATCH, x:x + PATCH] = _patch(hue(rng, kind))
-    return corners
+    for (x, y), colour in zip(corners.astype(int), colours):
+        world[y:y + PATCH, x:x + PATCH] = _texture(rng, PATCH, PATCH, 4) * 0.1 + colour * 0.9
+    return corners, colours
 
 
 def _wander(rng: np.random.Generator, frames: int, size: int, s: int) -> np.ndarray:
@@ -119,10 +121,9 @@ def render_family(index: int, cfg: SyntheticConfig, label: int | None = None) ->
     s, T = cfg.size, cfg.frames
     world = _world(rng, family, s)
     cam = np.zeros((T, 2))
-    t = np.arange(T, dtype=float)
     scene = {"family": family.name}
     if family.name == "motion":
-        scene["patches"] = _place_patches(rng, world, s).tolist()
+        scene["patches"] = _place_patches(rng, world, s, np.array(family.palette))[0].tolist()
         sa, sb = (int(v) for v in rng.integers(14, 21, 2))
         for _ in range(100):  # the classic generator's approach / move away / pass / circle, kept in the frame
             a, b, _ = _trajectories(rng, (0, 1, 3, 5)[within], cfg, sa, sb)
@@ -135,53 +136,35 @@ def render_family(index: int, cfg: SyntheticConfig, label: int | None = None) ->
             paths.append(np.repeat(rng.uniform(4, s - 4 - sd, 2)[None], T, 0))
             roles.append("distractor")
     elif family.name == "place":
-        corners = _place_patches(rng, world, s)  # warm, cool: both at random spots
-        scene["patches"] = corners.tolist()
+        # left, right: drawn before anything label-dependent
+        corners, colours = _place_patches(rng, world, s, np.array(family.palette))
+        scene["patches"], scene["colours"] = corners.tolist(), colours.tolist()
         sa = int(rng.integers(14, 20))
-        for _ in range(100):  # A rests beside the patch (2 px gap), never on it: the patch stays fully visible
-            side = rng.integers(4)
-            along = corners[within][side % 2] + (PATCH - sa) / 2 + rng.uniform(-4, 4)
-            across = corners[within][1 - side % 2] + (PATCH + 2 if side < 2 else -sa - 2)
-            goal = np.array([along, across] if side % 2 == 0 else [across, along])
-            if ((goal >= 2) & (goal <= s - 2 - sa)).all():
-                break
-        for _ in range(100):  # start 35-55 px from the goal, inside the frame
-            ang = rng.uniform(0, 2 * np.pi)
-            start = goal + rng.uniform(35, 55) * np.array([np.cos(ang), np.sin(ang)])
-            if ((start >= 2) & (start <= s - 2 - sa)).all():
-                break
-        arrive = int(rng.integers(T // 2, T - 3))
-        frac = np.clip(t / arrive, 0, 1)[:, None]
-        a = start + (goal - start) * (3 * frac ** 2 - 2 * frac ** 3)  # ease in and out, then rest
-        sprites, paths, roles = [_sprite(rng, sa)], [a], ["A"]
-        for role in ("B", "distractor"):
-            z = int(rng.integers(12, 18))
-            sprites.append(_sprite(rng, z))
-            paths.append(_wander(rng, T, z, s))
-            roles.append(role)
-    else:  # crowd: two warm and two cool objects; the odd one moves against the others' drift
-        kinds = [("warm", "cool")[within], ("cool", "warm")[within]]
-        kinds = [kinds[0], kinds[0], kinds[1], kinds[1]]
-        drift = rng.uniform(1.0, 2.0) * np.array([np.cos(ang := rng.uniform(0, 2 * np.pi)), np.sin(ang)])
+        a = np.full((sa, sa, 3), colours[within]) + _texture(rng, sa, sa, 4) * 0.1 - colours[within] * 0.1
+        sprites, paths, roles = [(a, shape_mask(sa, 0))], [_wander(rng, T, sa, s)], ["A"]
+        z = int(rng.integers(12, 18))
+        sprites.append(_sprite(rng, z))
+        paths.append(_wander(rng, T, z, s))
+        roles.append("B")
+    else:  # crowd: three look alike, the odd one looks different; the label is the odd one's hue
+        kinds = [("warm", "cool")[within], ("warm", "cool")[int(rng.integers(2))]]  # odd, crowd
+        looks = []  # the sprite of the odd one and of the crowd: different shapes, sizes, textures
+        for shape, kind in zip(rng.permutation(3)[:2], kinds):
+            z = int(rng.integers(14, 19))
+            pattern = _texture(rng, z, z, 3) * 0.5 + rng.uniform(30, 225, 3) * 0.5
+            looks.append((0.5 * pattern + 0.5 * hue(rng, kind), shape_mask(z, int(shape))))
         sprites, paths, roles = [], [], []
         for j in range(4):
-            z = int(rng.integers(14, 19))
-            sprites.append(_solid(rng, z, hue(rng, kinds[j]), int(rng.integers(3))))
-            v = -drift if j == 0 else drift
+            sprites.append(looks[min(j, 1)])
+            z = looks[min(j, 1)][1].shape[0]
             for _ in range(200):
-                start = rng.uniform(4, s - 4 - z, 2) - v * T / 2
-                path = start + v * t[:, None] + np.cumsum(rng.normal(0, 0.6, (T, 2)), 0)
-                if ((path >= 0) & (path <= s - z)).all() and all(
-                        np.abs(path[0] - q[0]).max() > 18 for q in paths):
+                path = _wander(rng, T, z, s)
+                if all(np.abs(path[0] - q[0]).max() > 18 for q in paths):
                     break
             paths.append(path)
             roles.append("odd" if j == 0 else "crowd")
+        scene["hues"] = kinds
     video = draw(rng, cfg, world, 0, cam, sprites, paths, roles, label)
     video.scene = scene
     return video
 
-
-def _solid(rng: np.random.Generator, s: int, colour: np.ndarray, shape: int) -> tuple[np.ndarray, np.ndarray]:
-    """A sprite of one colour (slight texture): shape 0 square, 1 disc, 2 diamond."""
-    pattern, _ = _sprite(rng, s)
-    return 0.2 * pattern + 0.8 * colour, shape_mask(s, shape)

@@ -111,15 +111,16 @@ def box_oracle(fs: FeatureSet, train: np.ndarray, test: np.ndarray, seed: int = 
 
 def key_object(fs: FeatureSet, cfg: SyntheticConfig, rows: np.ndarray) -> np.ndarray | None:
     """Features of the key object of the families videos ``rows`` (all of one family; ids ``synth<seed>_<index>``,
-    as :func:`.experiment.synthetic_features` names them), re-rendered with ``cfg`` for their roles: (len(rows),
-    9C) for ``place``, (len(rows), C) for ``crowd``, None for ``motion``."""
+    as :func:`.experiment.synthetic_features` names them), re-rendered with ``cfg`` for their roles: for
+    ``crowd`` the odd object's node (mean over time), (len(rows), C); for ``place`` A's affinity map, the cosine
+    similarity of A's node to each background cell of its frame, mean over time, (len(rows), M); None for
+    ``motion``."""
     from .families import CLASS_FAMILY, FAMILIES
 
     family = FAMILIES[CLASS_FAMILY[int(fs.labels[rows[0]])]].name
     if family == "motion":
         return None
     t_feat = fs.objects.shape[1]
-    grid = round(fs.background.shape[2] ** 0.5)
     out = []
     for v in rows:
         video = render(int(fs.ids[v].rsplit("_", 1)[1]), cfg)
@@ -127,15 +128,12 @@ def key_object(fs: FeatureSet, cfg: SyntheticConfig, rows: np.ndarray) -> np.nda
         stored = np.sort(fs.layout[v, 0, fs.mask[v, 0], 0].numpy())
         if not np.allclose(stored, np.sort(video.boxes[0, :, 0] / cfg.size), atol=1e-4):
             raise InputError(f"{fs.ids[v]}: its boxes are not those of video {fs.ids[v]} rendered with {cfg}")
+        cols = [video.roles[t * stride].index("odd" if family == "crowd" else "A") for t in range(t_feat)]
+        node = fs.objects[v, torch.arange(t_feat), cols].float()  # (T, C)
         if family == "crowd":
-            cols = [video.roles[t * stride].index("odd") for t in range(t_feat)]
-            out.append(fs.objects[v, torch.arange(t_feat), cols].float().mean(0).numpy())
-        else:  # place: the cells around A's box at the last time step of the feature map
-            box = video.track("A")[(t_feat - 1) * stride]
-            col, row = (int(min(max((box[k] + box[k + 2]) / 2 / cfg.size * grid, 0), grid - 1)) for k in (0, 1))
-            cells = fs.background[v, -1].float().view(grid, grid, -1)
-            out.append(torch.stack([cells[min(max(row + i, 0), grid - 1), min(max(col + j, 0), grid - 1)]
-                                    for i in (-1, 0, 1) for j in (-1, 0, 1)]).flatten().numpy())
+            out.append(node.mean(0).numpy())
+        else:
+            out.append(torch.cosine_similarity(node[:, None], fs.background[v].float(), dim=-1).mean(0).numpy())
     return np.stack(out)
 
 

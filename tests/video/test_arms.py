@@ -1,5 +1,6 @@
 """Oracle routing, the uniform mixture, shortcut switches, evaluation protocols and the arms' statistics."""
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -129,6 +130,10 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     summary = run_arms(base, tmp_path / "arms", seeds=[0], progress=False, log=lambda *a: None)
     assert set(summary["top1"]) == set(ARMS) and summary["groups"] == ["motion", "place", "crowd"]
     assert (tmp_path / "arms" / "summary.md").read_text().count("| oracle routing |") == 1
+    seed = json.loads((tmp_path / "arms" / "seed0" / "seed.json").read_text())
+    assert set(summary["single_ops"]) == {"identity", "diff_prop", "back_incor", "node_att"}
+    assert summary["single_ops"]["node_att"] == seed["top1_by_group"]["fixed:node_att"]  # one seed: its values
+    assert "| back_incor | " in (tmp_path / "arms" / "summary.md").read_text()
     assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
     rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + len(ARMS) + 4  # + each single-operation run beside the best one

@@ -50,8 +50,19 @@ def test_the_background_does_not_depend_on_the_label(family):
         assert v.scene.get("patches") == videos[0].scene.get("patches")
 
 
+def scenery(v):
+    """The mean colour of a video's pixels outside its patches (whose colours are random) and its boxes."""
+    keep = np.ones(v.frames.shape[:3], bool)
+    for x, y in np.array(v.scene.get("patches", []), int):
+        keep[:, y:y + PATCH, x:x + PATCH] = False
+    for t in range(v.boxes.shape[0]):
+        for x1, y1, x2, y2 in v.boxes[t].astype(int):
+            keep[t, y1:y2, x1:x2] = False
+    return v.frames[keep].mean(0)
+
+
 def test_families_look_apart_in_the_mean_background():
-    means = np.array([[render(i * 3 + k, CFG).frames.mean(axis=(0, 1, 2)) for i in range(4)] for k in range(3)])
+    means = np.array([[scenery(render(i * 3 + k, CFG)) for i in range(4)] for k in range(3)])
     within = np.abs(means - means.mean(axis=1, keepdims=True)).max()
     between = min(np.abs(means[i].mean(0) - means[j].mean(0)).max() for i in range(3) for j in range(i))
     assert between > 3 * within
@@ -74,35 +85,38 @@ def test_ground_truth_boxes_describe_the_label(index):
         else:
             assert np.linalg.norm(a[-1] - a[0]) > 20
     elif family.name == "place":
-        corners = np.array(v.scene["patches"])
-        a = centres(v.track("A"))
-        box = v.track("A")[-1]
-        goal = corners[v.label - OFFSETS[1]]
-        other = corners[1 - (v.label - OFFSETS[1])]
-
-        def gap(corner):  # pixels between A's final box and a patch (0: touching or overlapping)
-            dx = max(corner[0] - box[2], box[0] - (corner[0] + PATCH), 0)
-            dy = max(corner[1] - box[3], box[1] - (corner[1] + PATCH), 0)
-            return max(dx, dy)
-
-        assert 0 < gap(goal) <= 4 and gap(other) > 10  # beside the labelled patch, never on either
-        assert 30 < np.linalg.norm(a[0] - a[-1]) < 60 and np.abs(a[-1] - a[-3]).max() < 1e-6
-        assert np.linalg.norm(np.diff(centres(v.track("B")), axis=0), axis=1).mean() > 0.5  # nuisance motion
+        corners, colours = np.array(v.scene["patches"]), np.array(v.scene["colours"])
+        assert corners[0, 0] + PATCH <= 56 <= corners[1, 0]  # one patch in each half of the frame
+        side = v.label - OFFSETS[1]
+        x1, y1, x2, y2 = v.track("A")[0].astype(int)
+        a = v.frames[0, y1 + 2:y2 - 2, x1 + 2:x2 - 2].reshape(-1, 3).astype(float).mean(0)
+        assert np.abs(a - colours[side]).max() < 25  # A wears the colour of the labelled patch
+        for role in ("A", "B"):  # both wander: nuisance motion
+            assert np.linalg.norm(np.diff(centres(v.track(role)), axis=0), axis=1).mean() > 0.5
     else:
         assert sum(r.count("odd") for r in v.roles) == v.boxes.shape[0] and all(r.count("crowd") == 3
                                                                                  for r in v.roles)
-        crowd = np.array([centres(v.boxes[t][[r == "crowd" for r in v.roles[t]]]).mean(0) for t in (0, -1)])
-        odd = centres(v.track("odd"))
-        drift = (crowd[1] - crowd[0])
-        assert np.linalg.norm((odd[-1] - odd[0]) + drift) < 10  # the odd one moves against the others
+        assert np.linalg.norm(np.diff(centres(v.track("odd")), axis=0), axis=1).mean() > 0.5
 
 
-def test_the_odd_one_out_has_the_labelled_hue_and_the_hues_are_balanced():
-    for index in (2, 5):  # warm, cool
+def sprite(v, role, t=0):
+    """The pixels inside the box of ``role`` at frame ``t`` (noise off: a sprite's own colours at its centre)."""
+    x1, y1, x2, y2 = v.track(role)[t].astype(int)
+    return v.frames[t, (y1 + y2) // 2 - 2:(y1 + y2) // 2 + 2, (x1 + x2) // 2 - 2:(x1 + x2) // 2 + 2].astype(float)
+
+
+def test_the_odd_one_out_carries_the_label_and_the_crowd_hue_does_not():
+    """crowd: three identical sprites and an odd one of another shape; the odd one's hue is the label, the
+    crowd's hue is drawn on its own (both hues with both labels)."""
+    seen, redness = set(), {0: [], 1: []}
+    for index in range(2, 2 + 3 * 16, 3):
         v = render(index, QUIET)
-        x1, y1, x2, y2 = v.track("odd")[0].astype(int)
-        centre = v.frames[0, (y1 + y2) // 2, (x1 + x2) // 2].astype(float)
-        warm = label_of(index) - OFFSETS[2] == 0
-        assert (centre[0] > centre[2]) == warm
-        reds = [v.frames[0, int(b[1] + b[3]) // 2, int(b[0] + b[2]) // 2].astype(float) for b in v.boxes[0]]
-        assert sum(r[0] > r[2] for r in reds) == 2  # two warm and two cool objects in every video
+        within = v.label - OFFSETS[2]
+        assert v.scene["hues"][0] == ("warm", "cool")[within]
+        seen.add((within, v.scene["hues"][1]))
+        boxes = v.boxes[0][[r == "crowd" for r in v.roles[0]]]
+        assert len({int(b[2] - b[0]) for b in boxes}) == 1  # the crowd: one size
+        odd = sprite(v, "odd")
+        redness[within].append(odd[..., 0].mean() - odd[..., 2].mean())
+    assert seen == {(0, "warm"), (0, "cool"), (1, "warm"), (1, "cool")}
+    assert np.mean(redness[0]) > np.mean(redness[1]) + 50  # warm odd ones are redder than cool ones

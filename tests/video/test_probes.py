@@ -13,7 +13,7 @@ def layout_of(boxes: np.ndarray) -> np.ndarray:
 
 
 def test_tracks_follow_objects_through_reshuffled_columns():
-    v = render(0, SyntheticConfig(benchmark="families"))  # motion: A moves, B rests
+    v = render(3, SyntheticConfig(benchmark="families"))  # motion, "A moves away from B": B rests, no crossing
     layout = layout_of(v.boxes)
     mask = np.ones(v.boxes.shape[:2], bool)
     tr = tracks(layout, mask)
@@ -44,8 +44,8 @@ def test_probes_on_a_small_families_set():
 
 
 def test_key_object_reads_the_object_the_label_is_about():
-    """crowd: the odd object's node features (found through the roles, whatever the column order); place: 9
-    background cells around A's last box. Checked against features built so that only that object carries
+    """crowd: the odd object's node features (found through the roles, whatever the column order); place: A's
+    cosine similarity to every background cell. Checked against features built so that only that object carries
     its label."""
     from intergraph.video.features import FeatureSet
     from intergraph.video.probes import key_object
@@ -70,18 +70,21 @@ def test_key_object_reads_the_object_the_label_is_about():
     key = key_object(fs, cfg, np.arange(len(idx)))
     assert key.shape == (len(idx), c)
     np.testing.assert_allclose(key[:, 0], 1.0 + np.arange(len(idx)))
-    place = [1, 4]
-    background = torch.zeros(2, t, 49, c)
+    place = [1, 4]  # A's node equals one background cell per frame, orthogonal to the others
+    objects, background = torch.zeros(2, t, n, c), torch.zeros(2, t, 49, c)
+    background[..., 1] = 1.0
     for v, i in enumerate(place):
-        box = render(i, cfg).track("A")[(t - 1) * 2]
-        col, row = (int((box[k] + box[k + 2]) / 2 / 112 * 7) for k in (0, 1))
-        background[v, -1, row * 7 + col, 0] = 5.0  # the cell under A's centre, last time step
-    layout = torch.from_numpy(np.stack([layout_of(render(i, cfg).boxes[::2]) for i in place])).float()  # 3 objects
+        video = render(i, cfg)
+        for s in range(t):
+            cell = 10 + 20 * v
+            background[v, s, cell] = torch.eye(c)[0]
+            objects[v, s, video.roles[2 * s].index("A")] = torch.eye(c)[0]
+    layout = torch.from_numpy(np.stack([layout_of(render(i, cfg).boxes[::2]) for i in place])).float()  # 2 objects
     mask = torch.ones(2, t, n, dtype=torch.bool)
-    mask[..., 3:] = False
-    fs = FeatureSet(torch.zeros(2, t, n, c).half(), background.half(),
-                    torch.nn.functional.pad(layout, (0, 0, 0, n - layout.shape[2])),
-                    mask, torch.tensor([render(i, cfg).label for i in place]),
-                    [f"synth0_{i:06d}" for i in place])
+    mask[..., 2:] = False
+    fs = FeatureSet(objects.half(), background.half(), torch.nn.functional.pad(layout, (0, 0, 0, n - layout.shape[2])),
+                    mask, torch.tensor([render(i, cfg).label for i in place]), [f"synth0_{i:06d}" for i in place])
     key = key_object(fs, cfg, np.arange(2))
-    assert key.shape == (2, 9 * c) and np.allclose(key[:, 4 * c], 5.0) and np.count_nonzero(key) == 2
+    assert key.shape == (2, 49)
+    np.testing.assert_allclose(key[0, 10], 1.0) and np.testing.assert_allclose(key[1, 30], 1.0)
+    assert np.count_nonzero(np.abs(key) > 1e-6) == 2
