@@ -132,7 +132,9 @@ def write_psr_folder(root, targets: int = 4, models: int = 5):
     return root
 
 
-def test_chain_qa_trains_by_target_folds_and_ranks_a_folder(tmp_path):
+@pytest.mark.parametrize("encoder", ["egnn", "gvp", "molformer"])
+def test_chain_qa_trains_by_target_folds_and_ranks_a_folder(tmp_path, encoder):
+    """Every encoder: target-grouped folds, the per-target metrics, and a folder of models ranked by the run."""
     import json
 
     from typer.testing import CliRunner
@@ -144,7 +146,7 @@ def test_chain_qa_trains_by_target_folds_and_ranks_a_folder(tmp_path):
     out = tmp_path / "run"
     res = runner.invoke(app, ["protein", "train", "--task", "chain_qa", "--data", str(root), "--split", "kfold",
                               "--folds", "2", "--epochs", "2", "--layers", "1", "--batch-size", "3", "--encoder",
-                              "egnn", "--cache", str(tmp_path / "c"), "--out", str(out)])
+                              encoder, "--cache", str(tmp_path / "c"), "--out", str(out)])
     assert res.exit_code == 0, res.output
     for fold in (0, 1):
         split = json.loads((out / f"fold{fold}" / "split.json").read_text())
