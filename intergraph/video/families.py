@@ -84,7 +84,8 @@ def hue(rng: np.random.Generator, kind: str) -> np.ndarray:
     return np.array([r, g, b] if kind == "warm" else [b, g, r])
 
 
-def _place_patches(rng: np.random.Generator, world: np.ndarray, s: int, tint) -> tuple[np.ndarray, np.ndarray]:
+def _place_patches(rng: np.random.Generator, world: np.ndarray, s: int, tint: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Paint two patches of random colours (light texture; apart from each other and from the background
     ``tint``), one in the left and one in the right half of the frame, at random heights: their top-left
     corners (2, 2) and colours (2, 3), left first."""
