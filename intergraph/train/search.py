@@ -123,7 +123,10 @@ class SearchModule(TaskModule):
     def on_train_epoch_start(self):
         """Cosine decay of the weights' learning rate, a function of the epoch alone (so a resumed run
         continues the schedule exactly, whenever the checkpoint was written); the plateau schedule is stepped
-        after validation instead."""
+        after validation instead. A model with ``set_epoch`` is told the epoch (e.g. a routed model's shared
+        epochs)."""
+        if hasattr(self.model, "set_epoch"):
+            self.model.set_epoch(self.current_epoch)
         if self.search.schedule != "cosine":
             return
         opts = self.optimizers()

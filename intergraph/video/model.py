@@ -5,7 +5,8 @@ Structures: ``adaptive`` (a zero-initialised Linear on the video's global backgr
 edge's operation weights: one structure per video), ``global`` (DARTS: one α for all videos), ``fixed`` (a
 derived :class:`Structure`, no structure parameters), ``mixture`` (every candidate but ``zero`` with equal
 weight on every edge, kept at test: the capacity-matched non-adaptive reference) or ``routed`` (oracle
-routing: each video's group, e.g. its scene family, picks a given fixed structure).
+routing: each video's group, e.g. its scene family, picks a given fixed structure; ``shared_epochs`` first
+train every video through the uniform mixture of the routes' operations, as the adaptive arm's warm-up does).
 
 Shortcuts are off by default: layout enters node attention only (as the paper; ``layout_embedding`` adds it to
 every object feature), and the classifier reads the pooled object nodes only (``head_descriptor`` also feeds it
@@ -52,6 +53,9 @@ class VideoModelConfig:
     structure: str = "adaptive"     # adaptive | global | fixed | mixture | routed
     fixed: Optional[dict] = None    # a Structure as a dict, for structure == "fixed"
     routes: Optional[list] = None   # routed: one Structure dict per group index (VideoGraph.group)
+    shared_epochs: int = 0          # routed: first train this many epochs on the uniform mixture of the routes'
+                                    # operations (every video through every operation: the adaptive arm's
+                                    # warm-up, whose zero-initialised predictor gives the uniform mixture)
     kernel: int = 7
     temporal_padding: str = "same"  # temporal convolution over "same" (zero-padded) or "valid" windows (the paper)
     identity_dropout: float = 0.5
@@ -114,6 +118,8 @@ class InteractionModel(nn.Module):
                 keep = torch.tensor([n != ZERO for n in cfg.op_names], dtype=torch.float)
                 table = (keep / keep.sum()).expand(1, cfg.cells, len(cell_edges(cfg.steps)), -1).clone()
             self.register_buffer("table", table)
+            keep = table.amax(dim=(0, 1, 2)) * torch.tensor([n != ZERO for n in cfg.op_names], dtype=torch.float)
+            self.register_buffer("shared", (keep / keep.sum()).expand(1, *table.shape[1:]).clone(), persistent=False)
             self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
         elif cfg.structure in PREDICTORS:
             self.cells = CellStack(space, cfg.op_names, cfg.width, cfg.steps, cfg.cells)
@@ -123,11 +129,18 @@ class InteractionModel(nn.Module):
             self.predictor = PREDICTORS[cfg.structure](d, cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
         else:
             raise InputError(f"structure must be adaptive, global, fixed, mixture or routed, not {cfg.structure!r}")
+        if cfg.shared_epochs and cfg.structure != "routed":
+            raise InputError("shared epochs apply to a routed structure only")
+        self.epoch = 0  # the training epoch (set by the training loop through set_epoch)
         if cfg.head not in HEADS:
             raise InputError(f"head must be one of {', '.join(HEADS)}, not {cfg.head!r}")
         self.dropout = nn.Dropout(cfg.dropout)
         pooled = cfg.steps * cfg.width * (2 if cfg.head == "temporal" else 1)
         self.classifier = nn.Linear(pooled + (cfg.width if cfg.head_descriptor else 0), cfg.classes)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The current training epoch (a routed model trains its first ``shared_epochs`` on the shared mixture)."""
+        self.epoch = epoch
 
     @property
     def searchable(self) -> bool:
@@ -149,7 +162,8 @@ class InteractionModel(nn.Module):
 
     def structure_of(self, graph: VideoGraph, derive: bool = False) -> Optional[torch.Tensor]:
         """Structure weights (B, cells, edges, ops) of each video: predicted (softmax, or the argmax structure
-        with ``derive``), routed by ``graph.group``, the uniform mixture, or None for a fixed structure."""
+        with ``derive``), routed by ``graph.group`` (in training, the uniform mixture of the routes' operations
+        during the first ``shared_epochs``), the uniform mixture, or None for a fixed structure."""
         if self.cfg.structure == "fixed":
             return None
         b = graph.objects.shape[0]
@@ -158,6 +172,8 @@ class InteractionModel(nn.Module):
         if self.cfg.structure == "routed":
             if graph.group is None:
                 raise InputError("oracle routing needs each video's group (a benchmark with scene families)")
+            if self.training and self.epoch < self.cfg.shared_epochs:
+                return self.shared.expand(b, *self.shared.shape[1:])
             return self.table[graph.group]
         return self._predicted(*self._nodes(graph), graph.mask, derive)
 

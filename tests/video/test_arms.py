@@ -57,6 +57,37 @@ def test_oracle_routing_uses_only_the_operations_of_each_group():
         model_of(structure="routed")
 
 
+def test_routed_shared_epochs_send_every_video_through_every_route_operation(tmp_path, monkeypatch):
+    """During its shared epochs a routed model trains on the uniform mixture of the routes' operations (so group
+    a's videos update node attention too); evaluation, and training afterwards, follow the routes. The training
+    loop tells the model each epoch."""
+    routes = [Structure.uniform("diff_prop", 3).to_dict(), Structure.uniform("node_att", 3).to_dict()]
+    model = model_of(structure="routed", routes=routes, shared_epochs=1).train()
+    g = grouped().graph(torch.arange(12))
+    w = model.structure_of(g)
+    assert w.shape == (12, 1, 6, 3) and torch.all(w[..., 0] == 0) and torch.allclose(w[..., 1:], torch.tensor(0.5))
+    in_a = g.group == 0
+    model(g).logits[in_a].sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters()
+               if "node_att" in n and "cells" in n)
+    assert torch.equal(model.eval().structure_of(g), model.table[g.group])
+    model.train().set_epoch(1)
+    assert torch.equal(model.structure_of(g), model.table[g.group])
+    with pytest.raises(InputError, match="routed"):
+        model_of(structure="mixture", shared_epochs=2)
+
+    from intergraph.video.experiment import train_run
+
+    seen = []
+    monkeypatch.setattr(InteractionModel, "set_epoch", lambda self, e: seen.append(e))
+    run = tiny_run(epochs=2)
+    run.model.structure, run.search.mode, run.model.routes, run.model.shared_epochs = "routed", "fixed", routes, 1
+    fs = grouped(24)
+    train_run(run, fs, {"train": list(range(16)), "val": list(range(16, 20)), "test": list(range(20, 24))},
+              tmp_path / "routed", 3, progress=False, log=lambda *a: None)
+    assert seen == [0, 1]
+
+
 def test_uniform_mixture_weighs_every_operation_but_zero_equally():
     model = model_of(structure="mixture")
     w = model.structure_of(random_features(4).graph(torch.arange(4)))
@@ -112,10 +143,12 @@ def test_nmi_and_paired_differences_by_hand():
 def test_every_arm_is_trained_on_the_same_features(tmp_path):
     base = tiny_run(epochs=1)
     base.model.ops = "zero,identity,diff_prop"
+    base.search.warmup_epochs = 1
     runs = training_runs(base, [Structure.uniform("diff_prop", 3), Structure.uniform("identity", 3)])
     assert set(runs) == {"fixed:identity", "fixed:diff_prop", "mixed edges", "uniform mixture", "oracle routing",
                          "darts", "adaptive"}
     assert runs["adaptive"].search.mode == "alternate" and runs["oracle routing"].model.structure == "routed"
+    assert runs["oracle routing"].model.shared_epochs == base.search.warmup_epochs
 
 
 def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
@@ -133,6 +166,17 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     seed = json.loads((tmp_path / "arms" / "seed0" / "seed.json").read_text())
     assert set(summary["single_ops"]) == {"identity", "diff_prop", "back_incor", "node_att"}
     assert summary["single_ops"]["node_att"] == seed["top1_by_group"]["fixed:node_att"]  # one seed: its values
+    picked = seed["chosen"]["oracle routing, chosen on validation"]
+    assert len(picked) == 3 and set(picked) <= {"hand-chosen", "fixed:identity", "fixed:diff_prop",
+                                                "fixed:back_incor", "fixed:node_att"}
+    from intergraph.train.config import load_yaml
+    from intergraph.video.experiment import VideoSearchRun
+    from intergraph.video.families import FAMILIES
+
+    held = load_yaml(VideoSearchRun, tmp_path / "arms" / "seed0" / "oracle_routing_validation" / "config.yaml")
+    assert held.model.routes == [(Structure(3, [list(f.oracle)]) if n == "hand-chosen"
+                                  else Structure.uniform(n.split(":")[1], 3)).to_dict()
+                                 for f, n in zip(FAMILIES, picked)]
     assert "| back_incor | " in (tmp_path / "arms" / "summary.md").read_text()
     assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
     rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
