@@ -7,7 +7,9 @@ uniform mixture of every candidate (softmax kept at test: the capacity-matched r
 oracle routing with each group's hand-chosen structure (:data:`.families.FAMILIES`), and with the structure
 that reads each group's validation videos best (every single operation, trained on all videos, and the group's
 hand-chosen route); both first train as many epochs as the adaptive arm's warm-up on the uniform mixture of
-their routes' operations (so an operation routed to one group alone is not starved of updates from the start).
+their routes' operations (so an operation routed to one group alone is not starved of updates from the start);
+and the per-group expert: each group read by the whole trained network (non-adaptive or routed) that reads its
+validation videos best (a gate over separately trained networks).
 Adaptive arms (one search run): softmax weights at test, the argmax structure at test (the paper's protocol),
 the argmax structure after derived fine-tuning, and shuffled routing (each test video gets the argmax structure
 of a video of another group: the gain should vanish). Reported: top-1 per arm, mean ± sd over seeds, per group; paired
@@ -48,7 +50,7 @@ from .synthetic import SyntheticConfig
 
 NON_ADAPTIVE = ("best fixed op", "darts derived", "mixed edges", "uniform mixture")
 ADAPTIVE = ("adaptive, softmax at test", "adaptive, argmax at test", "adaptive + derived", "shuffled routing")
-ORACLES = ("oracle routing", "oracle routing, chosen on validation")
+ORACLES = ("oracle routing", "oracle routing, chosen on validation", "per-group expert, chosen on validation")
 ARMS = NON_ADAPTIVE + ORACLES + ADAPTIVE
 HAND = "hand-chosen"  # the oracle from validation picked a group's hand-chosen route
 
@@ -176,21 +178,31 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     chosen["oracle routing, chosen on validation"] = best
     routed = copy.deepcopy(runs["oracle routing"])
     routed.model.routes = [(oracle[k] if n == HAND else structures[n]).to_dict() for k, n in enumerate(best)]
-    preds["oracle routing, chosen on validation"] = predict(
-        train_run(routed, fs, split, out / "oracle_routing_validation", len(classes), progress, log)[0], test)
+    models["oracle routing, chosen on validation"] = train_run(routed, fs, split, out / "oracle_routing_validation",
+                                                               len(classes), progress, log)[0]
+    preds["oracle routing, chosen on validation"] = predict(models["oracle routing, chosen on validation"], test)
     # DARTS' protocol: the derived global structure, retrained from scratch
     derived = models["darts"].derived_structures(fs.graph(torch.arange(1)))[0]
     chosen["darts derived"] = json.dumps(derived.cells)
-    darts_model, _ = train_run(fixed_run(base, derived), fs, split, out / "darts_derived", len(classes), progress,
-                               log)
-    preds["darts derived"] = predict(darts_model, test)
+    models["darts derived"], _ = train_run(fixed_run(base, derived), fs, split, out / "darts_derived", len(classes),
+                                           progress, log)
+    preds["darts derived"] = predict(models["darts derived"], test)
     for name in ("mixed edges", "uniform mixture", "oracle routing"):
         preds[name] = predict(models[name], test)
+    # the per-group expert: each group's test videos read by the whole trained network, among the non-adaptive
+    # and the routed ones, that reads that group's validation videos best (a gate over networks, not one network)
+    val_pred = {**{n: val_pred[n] for n in fixed}, "oracle routing": val_pred[HAND],
+                **{n: predict(models[n], val) for n in
+                   ("mixed edges", "uniform mixture", "darts derived", "oracle routing, chosen on validation")}}
+    experts = [max(val_pred, key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
+               for k in range(len(val.group_names))]
+    chosen["per-group expert, chosen on validation"] = experts
+    groups = test.groups().numpy()
+    preds["per-group expert, chosen on validation"] = np.choose(groups, [preds[n] for n in experts])
     adaptive = models["adaptive"]
     preds["adaptive, softmax at test"] = predict(adaptive, test, "softmax")
     preds["adaptive, argmax at test"] = predict(adaptive, test, "argmax")
     preds["shuffled routing"] = predict(adaptive, test, "shuffled", base.train.seed)
-    groups = test.groups().numpy()
     structures = [s for g, _ in loader(test, 64) for s in adaptive.derived_structures(g)]
     analysis = {"nmi_structure_group": nmi(structures, groups),
                 "distinct_structures": len({json.dumps(s.cells) for s in structures})}
@@ -265,10 +277,12 @@ def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups:
     best_non = max(NON_ADAPTIVE, key=lambda n: np.mean(top1[n]))
     diffs = {f"{a} - {b}": paired(correct, a, b) for a, b in [
         ("oracle routing", best_non), ("oracle routing, chosen on validation", best_non),
+        ("per-group expert, chosen on validation", best_non),
         ("adaptive, argmax at test", best_non),
         ("adaptive, softmax at test", best_non), ("adaptive + derived", best_non),
         ("shuffled routing", "adaptive, argmax at test"), ("adaptive, argmax at test", "uniform mixture")]}
     oracle_gain = diffs[f"oracle routing - {best_non}"][0]
+    expert_gain = diffs[f"per-group expert, chosen on validation - {best_non}"][0]
     adaptive_gain = diffs[f"adaptive, argmax at test - {best_non}"][0]
     return {"seeds": [r["seed"] for r in records], "groups": groups, "test_videos": int(len(correct[ARMS[0]][0])),
             "top1": {n: {"mean": float(np.mean(v)), "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
@@ -281,13 +295,17 @@ def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups:
             "nmi": [r["nmi_structure_group"] for r in records],
             "chosen_fixed": [r["chosen"]["best fixed op"] for r in records],
             "oracle_from_validation": [r["chosen"]["oracle routing, chosen on validation"] for r in records],
+            "experts": [r["chosen"]["per-group expert, chosen on validation"] for r in records],
             "checks": {"oracle beats the best non-adaptive arm by >= 5 points": oracle_gain >= 0.05,
                        "oracle chosen on validation beats it by >= 5 points":
                            diffs[f"oracle routing, chosen on validation - {best_non}"][0] >= 0.05,
+                       "the per-group expert beats it by >= 5 points": expert_gain >= 0.05,
                        "adaptive (argmax) beats it, interval above zero":
                            diffs[f"adaptive, argmax at test - {best_non}"][1] > 0,
                        "adaptive recovers >= 50 % of the oracle's gain":
                            oracle_gain > 0 and adaptive_gain >= 0.5 * oracle_gain,
+                       "adaptive recovers >= 50 % of the per-group expert's gain":
+                           expert_gain > 0 and adaptive_gain >= 0.5 * expert_gain,
                        "NMI(structure, group) >= 0.5": float(np.mean([r["nmi_structure_group"] for r in records]))
                        >= 0.5,
                        "shuffled routing loses the gain (interval below zero)":
@@ -311,6 +329,8 @@ def format_summary(s: dict) -> str:
                   f"Oracle from validation (per seed, one structure per group in the order {', '.join(g)}: a single "
                   f"operation or the group's {HAND} route): "
                   f"{'; '.join(', '.join(o) for o in s['oracle_from_validation'])}. "
+                  f"Per-group expert (per seed, one trained network per group): "
+                  f"{'; '.join(', '.join(o) for o in s['experts'])}. "
                   f"Best non-adaptive arm (mean test top-1): {s['best_non_adaptive']}.", "",
               "| paired difference (top-1) | mean | 95 % interval |", "|---|---|---|"]
     lines += [f"| {k} | {100 * m:+.1f} | [{100 * lo:+.1f}, {100 * hi:+.1f}] |"

@@ -177,6 +177,15 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     assert held.model.routes == [(Structure(3, [list(f.oracle)]) if n == "hand-chosen"
                                   else Structure.uniform(n.split(":")[1], 3)).to_dict()
                                  for f, n in zip(FAMILIES, picked)]
+    # the per-group expert reads each group with the network it picked for it (never an adaptive one)
+    experts = seed["chosen"]["per-group expert, chosen on validation"]
+    assert len(experts) == 3 and not any(e.startswith(("adaptive", "shuffled")) for e in experts)
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "arms" / "seed0" / "predictions.csv")))
+    for f, e in zip(FAMILIES, experts):
+        mine = [r for r in rows if r["group"] == f.name]
+        assert mine and all(r["per-group expert, chosen on validation"] == r[e] for r in mine)
     assert "| back_incor | " in (tmp_path / "arms" / "summary.md").read_text()
     assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
     rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
