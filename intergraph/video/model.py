@@ -5,8 +5,9 @@ Structures: ``adaptive`` (a zero-initialised Linear on the video's global backgr
 edge's operation weights: one structure per video), ``global`` (DARTS: one α for all videos), ``fixed`` (a
 derived :class:`Structure`, no structure parameters), ``mixture`` (every candidate but ``zero`` with equal
 weight on every edge, kept at test: the capacity-matched non-adaptive reference) or ``routed`` (oracle
-routing: each video's group, e.g. its scene family, picks a given fixed structure; ``shared_epochs`` first
-train every video through the uniform mixture of the routes' operations, as the adaptive arm's warm-up does).
+routing: each video's group, e.g. its scene family, picks a given fixed structure or the uniform mixture;
+``shared_epochs`` first train every video through the uniform mixture of the routes' operations, as the
+adaptive arm's warm-up does).
 
 Shortcuts are off by default: layout enters node attention only (as the paper; ``layout_embedding`` adds it to
 every object feature), and the classifier reads the pooled object nodes only (``head_descriptor`` also feeds it
@@ -32,6 +33,7 @@ from .graph import LAYOUT_DIM, VideoGraph
 from .ops import OpSpace, candidates
 
 HEADS = ("mean", "temporal")
+MIXTURE = "mixture"  # a route: the uniform mixture of every candidate but zero
 
 
 def _mean(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -52,7 +54,8 @@ class VideoModelConfig:
     cells: int = 1
     structure: str = "adaptive"     # adaptive | global | fixed | mixture | routed
     fixed: Optional[dict] = None    # a Structure as a dict, for structure == "fixed"
-    routes: Optional[list] = None   # routed: one Structure dict per group index (VideoGraph.group)
+    routes: Optional[list] = None   # routed: one Structure dict per group index (VideoGraph.group), or
+                                    # "mixture": that group through the uniform mixture of every candidate
     shared_epochs: int = 0          # routed: first train this many epochs on the uniform mixture of the routes'
                                     # operations (every video through every operation: the adaptive arm's
                                     # warm-up, whose zero-initialised predictor gives the uniform mixture)
@@ -105,12 +108,18 @@ class InteractionModel(nn.Module):
             if cfg.structure == "routed":
                 if not cfg.routes:
                     raise InputError("a routed structure needs `routes` (one structure per group)")
-                routes = [Structure.from_dict(r) for r in cfg.routes]
-                if any(r.steps != cfg.steps or len(r.cells) != cfg.cells for r in routes):
+                routes = [r if r == MIXTURE else Structure.from_dict(r) for r in cfg.routes]
+                fixed = [r for r in routes if r != MIXTURE]
+                if any(r.steps != cfg.steps or len(r.cells) != cfg.cells for r in fixed):
                     raise InputError(f"every route needs {cfg.cells} cell(s) of {cfg.steps} steps")
-                cfg.op_names = [ZERO] + sorted({op for r in routes for op in r.usage()} - {ZERO})
+                used = {op for r in fixed for op in r.usage()} | (set(cfg.op_names) if len(fixed) < len(routes)
+                                                                  else set())
+                cfg.op_names = [ZERO] + sorted(used - {ZERO})
                 table = torch.zeros(len(routes), cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
                 for g, r in enumerate(routes):
+                    if r == MIXTURE:  # every candidate but zero, equally
+                        table[g, ..., 1:] = 1.0 / (len(cfg.op_names) - 1)
+                        continue
                     for c, cell in enumerate(r.cells):
                         for e, op in enumerate(cell):
                             table[g, c, e, cfg.op_names.index(op)] = 1.0
@@ -231,6 +240,7 @@ class InteractionModel(nn.Module):
         """Each video's test-time structure (argmax per edge, ``zero`` excluded; the route of a routed model)."""
         if self.cfg.structure == "fixed":
             return [Structure.from_dict(self.cfg.fixed)] * graph.objects.shape[0]
-        if self.cfg.structure == "mixture":
+        if self.cfg.structure == "mixture" or (self.cfg.structure == "routed" and graph.group is not None and any(
+                self.cfg.routes[k] == MIXTURE for k in graph.group.tolist())):
             raise InputError("the uniform mixture has no single derived structure")
         return derive(self.structure_of(graph, derive=True), self.cfg.op_names, self.cfg.steps)

@@ -57,6 +57,29 @@ def test_oracle_routing_uses_only_the_operations_of_each_group():
         model_of(structure="routed")
 
 
+def test_a_mixture_route_sends_its_group_through_every_candidate():
+    """A route may be the uniform mixture: that group's videos use every candidate but zero (as the mixture arm
+    does), the other group only its own structure's operations."""
+    routes = [Structure.uniform("diff_prop", 3).to_dict(), "mixture"]
+    model = model_of(structure="routed", routes=routes, ops="zero,identity,diff_prop,node_att")
+    assert model.cfg.op_names == ["zero", "diff_prop", "identity", "node_att"]
+    g = grouped().graph(torch.arange(12))
+    w = model.structure_of(g)
+    in_a = g.group == 0
+    assert torch.all(w[in_a][..., 1] == 1) and torch.all(w[in_a].sum(-1) == 1)
+    assert torch.allclose(w[~in_a][..., 1:], torch.tensor(1 / 3)) and torch.all(w[~in_a][..., 0] == 0)
+    before = model(g).logits
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "node_att" in name or "identity" in name:
+                p.add_(torch.randn_like(p))
+    after = model(g).logits
+    assert torch.allclose(before[in_a], after[in_a]) and not torch.allclose(before[~in_a], after[~in_a])
+    with pytest.raises(InputError, match="mixture"):
+        model.derived_structures(g)
+    assert model.derived_structures(grouped().graph(torch.tensor([0, 1]))) == [Structure.uniform("diff_prop", 3)] * 2
+
+
 def test_routed_shared_epochs_send_every_video_through_every_route_operation(tmp_path, monkeypatch):
     """During its shared epochs a routed model trains on the uniform mixture of the routes' operations (so group
     a's videos update node attention too); evaluation, and training afterwards, follow the routes. The training
