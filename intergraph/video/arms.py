@@ -5,11 +5,11 @@ Non-adaptive arms: the best single operation as a fixed structure (chosen on val
 global structure retrained from scratch, a fixed structure with a different operation on every edge, and the
 uniform mixture of every candidate (softmax kept at test: the capacity-matched reference). Reference arms:
 oracle routing with each group's hand-chosen structure (:data:`.families.FAMILIES`), and with the structure
-that reads each group's validation videos best (every single operation, trained on all videos, and the group's
-hand-chosen route); both first train as many epochs as the adaptive arm's warm-up on the uniform mixture of
-their routes' operations (so an operation routed to one group alone is not starved of updates from the start);
-and the per-group expert: each group read by the whole trained network (non-adaptive or routed) that reads its
-validation videos best (a gate over separately trained networks).
+that reads each group's validation videos best (every single operation and the uniform mixture, trained on all
+videos, and the group's hand-chosen route); both first train as many epochs as the adaptive arm's warm-up on
+the uniform mixture of their routes' operations (so an operation routed to one group alone is not starved of
+updates from the start); and the per-group expert: each group read by the whole trained network (non-adaptive
+or routed) that reads its validation videos best (a gate over separately trained networks).
 Adaptive arms (one search run): softmax weights at test, the argmax structure at test (the paper's protocol),
 the argmax structure after derived fine-tuning, and shuffled routing (each test video gets the argmax structure
 of a video of another group: the gain should vanish). Reported: top-1 per arm, mean ± sd over seeds, per group; paired
@@ -45,7 +45,7 @@ from .experiment import (
 )
 from .experiment import recipe as recipe_of
 from .features import FeatureSet
-from .model import InteractionModel, VideoModelConfig
+from .model import MIXTURE, InteractionModel, VideoModelConfig
 from .synthetic import SyntheticConfig
 
 NON_ADAPTIVE = ("best fixed op", "darts derived", "mixed edges", "uniform mixture")
@@ -170,14 +170,17 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     for name in fixed:
         preds[name] = predict(fixed[name], test)
     # the oracle from validation: each group routed to the structure that reads its own validation videos best,
-    # among every single operation (trained on all videos) and the group's hand-chosen route (trained routed)
+    # among every single operation and the uniform mixture (trained on all videos) and the group's hand-chosen
+    # route (trained routed)
     val_pred[HAND] = predict(models["oracle routing"], val)
-    structures = {n: Structure.uniform(n.split(":", 1)[1], base.model.steps, base.model.cells) for n in fixed}
-    best = [max([*fixed, HAND], key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
+    val_pred["uniform mixture"] = predict(models["uniform mixture"], val)
+    routes = {n: Structure.uniform(n.split(":", 1)[1], base.model.steps, base.model.cells).to_dict() for n in fixed}
+    routes["uniform mixture"] = MIXTURE
+    best = [max([*routes, HAND], key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
             for k in range(len(val.group_names))]
     chosen["oracle routing, chosen on validation"] = best
     routed = copy.deepcopy(runs["oracle routing"])
-    routed.model.routes = [(oracle[k] if n == HAND else structures[n]).to_dict() for k, n in enumerate(best)]
+    routed.model.routes = [oracle[k].to_dict() if n == HAND else routes[n] for k, n in enumerate(best)]
     models["oracle routing, chosen on validation"] = train_run(routed, fs, split, out / "oracle_routing_validation",
                                                                len(classes), progress, log)[0]
     preds["oracle routing, chosen on validation"] = predict(models["oracle routing, chosen on validation"], test)
@@ -191,9 +194,9 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
         preds[name] = predict(models[name], test)
     # the per-group expert: each group's test videos read by the whole trained network, among the non-adaptive
     # and the routed ones, that reads that group's validation videos best (a gate over networks, not one network)
-    val_pred = {**{n: val_pred[n] for n in fixed}, "oracle routing": val_pred[HAND],
+    val_pred = {**{n: val_pred[n] for n in [*fixed, "uniform mixture"]}, "oracle routing": val_pred[HAND],
                 **{n: predict(models[n], val) for n in
-                   ("mixed edges", "uniform mixture", "darts derived", "oracle routing, chosen on validation")}}
+                   ("mixed edges", "darts derived", "oracle routing, chosen on validation")}}
     experts = [max(val_pred, key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
                for k in range(len(val.group_names))]
     chosen["per-group expert, chosen on validation"] = experts
@@ -327,7 +330,7 @@ def format_summary(s: dict) -> str:
         lines += [f"| {op} | " + " | ".join(f"{r[k]:.3f}" for k in g) + " |" for op, r in s["single_ops"].items()]
     lines += ["", f"Best fixed operation (chosen on validation, per seed): {', '.join(s['chosen_fixed'])}. "
                   f"Oracle from validation (per seed, one structure per group in the order {', '.join(g)}: a single "
-                  f"operation or the group's {HAND} route): "
+                  f"operation, the uniform mixture or the group's {HAND} route): "
                   f"{'; '.join(', '.join(o) for o in s['oracle_from_validation'])}. "
                   f"Per-group expert (per seed, one trained network per group): "
                   f"{'; '.join(', '.join(o) for o in s['experts'])}. "

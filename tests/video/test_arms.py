@@ -80,6 +80,20 @@ def test_a_mixture_route_sends_its_group_through_every_candidate():
     assert model.derived_structures(grouped().graph(torch.tensor([0, 1]))) == [Structure.uniform("diff_prop", 3)] * 2
 
 
+def test_a_routed_run_config_round_trips_with_a_mixture_route(tmp_path):
+    """The run folder of a routed run with a mixture route is reused only for that same config."""
+    from intergraph.train.config import claim_run_dir
+
+    run = tiny_run(structure="routed", mode="fixed")
+    run.model.routes = [Structure.uniform("diff_prop", 3).to_dict(), "mixture"]
+    claim_run_dir(run, tmp_path / "r")
+    claim_run_dir(run, tmp_path / "r")  # the same config: accepted (a resume)
+    other = tiny_run(structure="routed", mode="fixed")
+    other.model.routes = [Structure.uniform("diff_prop", 3).to_dict(), Structure.uniform("node_att", 3).to_dict()]
+    with pytest.raises(InputError, match="another config"):
+        claim_run_dir(other, tmp_path / "r")
+
+
 def test_routed_shared_epochs_send_every_video_through_every_route_operation(tmp_path, monkeypatch):
     """During its shared epochs a routed model trains on the uniform mixture of the routes' operations (so group
     a's videos update node attention too); evaluation, and training afterwards, follow the routes. The training
@@ -190,14 +204,15 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     assert set(summary["single_ops"]) == {"identity", "diff_prop", "back_incor", "node_att"}
     assert summary["single_ops"]["node_att"] == seed["top1_by_group"]["fixed:node_att"]  # one seed: its values
     picked = seed["chosen"]["oracle routing, chosen on validation"]
-    assert len(picked) == 3 and set(picked) <= {"hand-chosen", "fixed:identity", "fixed:diff_prop",
-                                                "fixed:back_incor", "fixed:node_att"}
+    assert len(picked) == 3 and set(picked) <= {"hand-chosen", "uniform mixture", "fixed:identity",
+                                                "fixed:diff_prop", "fixed:back_incor", "fixed:node_att"}
     from intergraph.train.config import load_yaml
     from intergraph.video.experiment import VideoSearchRun
     from intergraph.video.families import FAMILIES
 
     held = load_yaml(VideoSearchRun, tmp_path / "arms" / "seed0" / "oracle_routing_validation" / "config.yaml")
-    assert held.model.routes == [(Structure(3, [list(f.oracle)]) if n == "hand-chosen"
+    assert held.model.routes == ["mixture" if n == "uniform mixture" else
+                                 (Structure(3, [list(f.oracle)]) if n == "hand-chosen"
                                   else Structure.uniform(n.split(":")[1], 3)).to_dict()
                                  for f, n in zip(FAMILIES, picked)]
     # the per-group expert reads each group with the network it picked for it (never an adaptive one)
