@@ -262,7 +262,8 @@ def run_arms(base: VideoSearchRun, out: str | Path, seeds: list[int], oracle: li
         for name, c in r["correct"].items():
             correct.setdefault(name, []).append(c)
         log(f"seed {seed}: " + ", ".join(f"{n} {r['record']['top1'][n]:.3f}" for n in ARMS))
-    summary = summarise(records, correct, fs.subset(split["test"]).group_names)
+    test = fs.subset(split["test"])
+    summary = summarise(records, correct, test.group_names, test.groups().numpy())
     with open(out / "results.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["arm", "seed", "top1"] + [f"top1:{g}" for g in summary["groups"]])
@@ -275,15 +276,19 @@ def run_arms(base: VideoSearchRun, out: str | Path, seeds: list[int], oracle: li
     return summary
 
 
-def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups: list[str]) -> dict:
+def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups: list[str],
+              group_of: np.ndarray) -> dict:
+    """The arms' table over seeds; paired differences overall and within each group (``group_of``: each test
+    video's group index)."""
     top1 = {n: [r["top1"][n] for r in records] for n in ARMS}
     best_non = max(NON_ADAPTIVE, key=lambda n: np.mean(top1[n]))
-    diffs = {f"{a} - {b}": paired(correct, a, b) for a, b in [
-        ("oracle routing", best_non), ("oracle routing, chosen on validation", best_non),
-        ("per-group expert, chosen on validation", best_non),
-        ("adaptive, argmax at test", best_non),
-        ("adaptive, softmax at test", best_non), ("adaptive + derived", best_non),
-        ("shuffled routing", "adaptive, argmax at test"), ("adaptive, argmax at test", "uniform mixture")]}
+    pairs = [(a, best_non) for a in (*ORACLES, "adaptive, argmax at test", "adaptive, softmax at test",
+                                     "adaptive + derived")]
+    pairs += [("shuffled routing", "adaptive, argmax at test"), ("adaptive, argmax at test", "uniform mixture"),
+              ("adaptive, argmax at test", "adaptive, softmax at test")]
+    diffs = {f"{a} - {b}": paired(correct, a, b) for a, b in pairs}
+    by_group = {g: {f"{a} - {b}": paired({n: [c[group_of == k] for c in correct[n]] for n in (a, b)}, a, b)
+                    for a, b in pairs} for k, g in enumerate(groups)}
     oracle_gain = diffs[f"oracle routing - {best_non}"][0]
     expert_gain = diffs[f"per-group expert, chosen on validation - {best_non}"][0]
     adaptive_gain = diffs[f"adaptive, argmax at test - {best_non}"][0]
@@ -294,7 +299,7 @@ def summarise(records: list[dict], correct: dict[str, list[np.ndarray]], groups:
             "single_ops": {n.split(":", 1)[1]: {g: float(np.mean([r["top1_by_group"][n][g] for r in records]))
                                                 for g in groups}
                            for n in records[0]["top1_by_group"] if n.startswith("fixed:")},
-            "best_non_adaptive": best_non, "paired": diffs,
+            "best_non_adaptive": best_non, "paired": diffs, "paired_by_group": by_group,
             "nmi": [r["nmi_structure_group"] for r in records],
             "chosen_fixed": [r["chosen"]["best fixed op"] for r in records],
             "oracle_from_validation": [r["chosen"]["oracle routing, chosen on validation"] for r in records],
@@ -338,6 +343,11 @@ def format_summary(s: dict) -> str:
               "| paired difference (top-1) | mean | 95 % interval |", "|---|---|---|"]
     lines += [f"| {k} | {100 * m:+.1f} | [{100 * lo:+.1f}, {100 * hi:+.1f}] |"
               for k, (m, lo, hi) in s["paired"].items()]
+    lines += ["", "Within each group (95 % bootstrap over that group's test videos):", "",
+              "| paired difference (top-1) | " + " | ".join(g) + " |", "|---|" + "---|" * len(g)]
+    cell = "{:+.1f} [{:+.1f}, {:+.1f}]".format
+    lines += [f"| {k} | " + " | ".join(cell(*(100 * np.array(s["paired_by_group"][x][k]))) for x in g) + " |"
+              for k in s["paired"]]
     lines += ["", f"NMI(derived structure, group) per seed: {', '.join(f'{v:.3f}' for v in s['nmi'])}", ""]
     lines += [f"- {k}: {'yes' if v else 'no'}" for k, v in s["checks"].items()]
     return "\n".join(lines)

@@ -224,6 +224,13 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     for f, e in zip(FAMILIES, experts):
         mine = [r for r in rows if r["group"] == f.name]
         assert mine and all(r["per-group expert, chosen on validation"] == r[e] for r in mine)
+    # paired differences within each group: with one seed, the mean is the difference of the group's top-1
+    for f in FAMILIES:
+        m, lo, hi = summary["paired_by_group"][f.name]["adaptive, argmax at test - uniform mixture"]
+        by = seed["top1_by_group"]
+        assert m == pytest.approx(by["adaptive, argmax at test"][f.name] - by["uniform mixture"][f.name])
+        assert lo <= m <= hi
+    assert "Within each group" in (tmp_path / "arms" / "summary.md").read_text()
     assert "| back_incor | " in (tmp_path / "arms" / "summary.md").read_text()
     assert (tmp_path / "arms" / "seed0" / "adaptive" / "by_group" / "usage.png").exists()
     rows = (tmp_path / "arms" / "results.csv").read_text().splitlines()
