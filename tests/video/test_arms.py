@@ -195,6 +195,7 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
 
     base = tiny_run(epochs=1)
     base.model.ops = "zero,identity,diff_prop,back_incor,node_att"
+    base.search.warmup_epochs = 1  # the oracles' shared warm-up: the validation oracle tries 0 and 1 epochs
     base.data = VideoDataConfig(videos=36, synthetic=SyntheticConfig(benchmark="families", frames=8, size=96),
                                 nodes=NodeConfig(nodes_per_frame=4))
     summary = run_arms(base, tmp_path / "arms", seeds=[0], progress=False, log=lambda *a: None)
@@ -210,7 +211,11 @@ def test_arms_end_to_end_on_a_tiny_families_set(tmp_path):
     from intergraph.video.experiment import VideoSearchRun
     from intergraph.video.families import FAMILIES
 
-    held = load_yaml(VideoSearchRun, tmp_path / "arms" / "seed0" / "oracle_routing_validation" / "config.yaml")
+    shared = seed["chosen"]["validation oracle's shared epochs"]
+    assert shared in (0, 1) and (tmp_path / "arms" / "seed0" / "oracle_routing_validation_shared1").exists()
+    held = load_yaml(VideoSearchRun, tmp_path / "arms" / "seed0" / f"oracle_routing_validation_shared{shared}"
+                     / "config.yaml")
+    assert held.model.shared_epochs == shared
     assert held.model.routes == ["mixture" if n == "uniform mixture" else
                                  (Structure(3, [list(f.oracle)]) if n == "hand-chosen"
                                   else Structure.uniform(n.split(":")[1], 3)).to_dict()
