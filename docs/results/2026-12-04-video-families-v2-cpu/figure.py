@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from intergraph.video.arms import ARMS  # noqa: E402  (the arms in the order of the tables)
+
 here = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent)
 rows = list(csv.DictReader(open(here / "results.csv")))
 families = [k.split(":", 1)[1] for k in rows[0] if k.startswith("top1:")]
@@ -18,7 +20,7 @@ vals = defaultdict(lambda: defaultdict(list))
 for r in rows:
     for f in families:
         vals[r["arm"]][f].append(float(r[f"top1:{f}"]))
-arms = [a for a in vals if not a.startswith("fixed:")]
+arms = sorted((a for a in vals if not a.startswith("fixed:")), key=lambda a: ARMS.index(a) if a in ARMS else len(ARMS))
 ops = [a for a in vals if a.startswith("fixed:")]
 fig, axes = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [2.3, 1]})
 ax = axes[0]
