@@ -112,8 +112,9 @@ class InteractionModel(nn.Module):
                 fixed = [r for r in routes if r != MIXTURE]
                 if any(r.steps != cfg.steps or len(r.cells) != cfg.cells for r in fixed):
                     raise InputError(f"every route needs {cfg.cells} cell(s) of {cfg.steps} steps")
-                used = {op for r in fixed for op in r.usage()} | (set(cfg.op_names) if len(fixed) < len(routes)
-                                                                  else set())
+                used = {op for r in fixed for op in r.usage()}
+                if len(fixed) < len(routes):  # a mixture route uses every candidate
+                    used |= set(cfg.op_names)
                 cfg.op_names = [ZERO] + sorted(used - {ZERO})
                 table = torch.zeros(len(routes), cfg.cells, len(cell_edges(cfg.steps)), len(cfg.op_names))
                 for g, r in enumerate(routes):
