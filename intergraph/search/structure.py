@@ -51,15 +51,20 @@ PREDICTORS = {"global": GlobalStructure, "adaptive": PredictedStructure}
 
 
 def structure_weights(logits: torch.Tensor, names: Sequence[str], derive: bool = False,
-                      exclude: Sequence[str] = (ZERO,)) -> torch.Tensor:
-    """Softmax over operations, or (``derive``) the one-hot argmax among the operations not in ``exclude``."""
-    if not derive:
+                      exclude: Sequence[str] = (ZERO,), gumbel: float = 0.0) -> torch.Tensor:
+    """Weights (..., ops) from logits (..., ops): the softmax; with ``derive`` the one-hot argmax among the
+    operations not in ``exclude``; with ``gumbel`` = τ > 0 a straight-through Gumbel-softmax sample among them
+    (GDAS): one-hot y = onehot(argmax(l + g)) forward, the gradient of softmax((l + g) / τ) backward,
+    g ~ Gumbel(0, 1) — one operation per edge in training, as at test."""
+    if not derive and not gumbel:
         return F.softmax(logits, dim=-1)
     banned = torch.tensor([n in exclude for n in names], device=logits.device)
     if bool(banned.all()):
         raise InputError(f"every candidate operation is excluded: {list(names)}")
-    idx = logits.masked_fill(banned, float("-inf")).argmax(dim=-1)
-    return F.one_hot(idx, len(names)).to(logits.dtype)
+    logits = logits.masked_fill(banned, float("-inf"))
+    if derive:
+        return F.one_hot(logits.argmax(dim=-1), len(names)).to(logits.dtype)
+    return F.gumbel_softmax(logits, tau=gumbel, hard=True, dim=-1)
 
 
 def diversity_loss(weights: torch.Tensor) -> torch.Tensor:

@@ -70,6 +70,8 @@ class VideoModelConfig:
                                     # their change from the first to the second half of the clip)
     dropout: float = 0.3            # before the classifier
     diversity_weight: float = 0.1
+    gumbel: float = 0.0             # adaptive / global: train on straight-through Gumbel-softmax samples at this
+                                    # temperature (one operation per edge, as at test: GDAS); 0 = softmax mixtures
     op_names: list = field(default_factory=list)  # filled in: the candidate list actually used
 
 
@@ -189,9 +191,10 @@ class InteractionModel(nn.Module):
 
     def _predicted(self, objects: torch.Tensor, background: torch.Tensor, mask: torch.Tensor,
                    derive: bool) -> torch.Tensor:
-        """The structure predictor's weights from reduced nodes (softmax, or one-hot with ``derive``)."""
+        """The structure predictor's weights from reduced nodes (softmax, or one-hot with ``derive``; in training
+        with ``gumbel``, a straight-through sample)."""
         return structure_weights(self.predictor(self._predictor_input(objects, background, mask)),
-                                 self.cfg.op_names, derive=derive)
+                                 self.cfg.op_names, derive=derive, gumbel=self.cfg.gumbel if self.training else 0.0)
 
     def forward(self, graph: VideoGraph, derive_structure: bool = False,
                 weights: Optional[torch.Tensor] = None) -> VideoOutput:

@@ -83,6 +83,22 @@ def test_weights_derivation_excludes_zero():
         structure_weights(logits, ["zero"] * 3, derive=True)
 
 
+def test_gumbel_weights_are_one_hot_samples_with_the_softmax_gradient():
+    """Straight-through Gumbel-softmax (GDAS): one operation per edge forward, never an excluded one; sampled
+    in proportion to the softmax (among the allowed); the gradient is that of the relaxed softmax."""
+    names = ["zero", "one", "two"]
+    logits = torch.tensor([[9.0, 0.0, 1.0]]).expand(4000, 3).clone().requires_grad_(True)
+    torch.manual_seed(0)
+    w = structure_weights(logits, names, gumbel=1.0)
+    assert torch.all(w.sum(-1) == 1) and torch.all((w == 0) | (w == 1)) and torch.all(w[:, 0] == 0)
+    share = w[:, 2].mean().item()  # P(two) = e / (1 + e) among one and two
+    assert abs(share - torch.e / (1 + torch.e)) < 0.03
+    (w[:, 2] * torch.arange(4000.0)).sum().backward()
+    assert logits.grad[:, 1:].abs().sum() > 0 and torch.all(logits.grad[:, 0] == 0)
+    torch.manual_seed(0)
+    assert torch.equal(structure_weights(logits, names, gumbel=1.0), w)  # seeded: the same sample
+
+
 def test_diversity_loss_by_hand():
     uniform = torch.full((2, 1, 3, 4), 0.25)
     assert float(diversity_loss(uniform)) == 0.0

@@ -94,6 +94,17 @@ def test_a_routed_run_config_round_trips_with_a_mixture_route(tmp_path):
         claim_run_dir(other, tmp_path / "r")
 
 
+def test_gumbel_training_samples_one_operation_per_edge_and_tests_as_before():
+    model = model_of(structure="adaptive", gumbel=1.0).train()
+    g = random_features(6).graph(torch.arange(6))
+    w = model(g).weights
+    assert torch.all(w.sum(-1) == 1) and torch.all((w == 0) | (w == 1)) and torch.all(w[..., 0] == 0)
+    model(g).logits.sum().backward()  # the structure predictor learns through the straight-through sample
+    assert model.predictor.linear.weight.grad.abs().sum() > 0
+    w = model.eval()(g).weights  # at test: softmax (argmax with derive_structure), never a sample
+    assert torch.allclose(w, torch.full_like(w, 1 / w.shape[-1]))
+
+
 def test_routed_shared_epochs_send_every_video_through_every_route_operation(tmp_path, monkeypatch):
     """During its shared epochs a routed model trains on the uniform mixture of the routes' operations (so group
     a's videos update node attention too); evaluation, and training afterwards, follow the routes. The training
