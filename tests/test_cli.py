@@ -182,9 +182,11 @@ def test_video_synth_then_search_end_to_end(tmp_path):
     assert "| derived |" in (tmp_path / "fixed" / "summary.md").read_text()
     # trained on straight-through Gumbel samples: the setting reaches the run's config
     result = runner.invoke(app, ["video", "search", "--data", str(data), "--out", str(tmp_path / "gumbel"),
-                                 "--epochs", "1", "--width", "16", "--no-baselines", "--gumbel", "0.5"])
+                                 "--epochs", "1", "--width", "16", "--no-baselines", "--gumbel", "0.5",
+                                 "--gumbel-from", "1"])
     assert result.exit_code == 0, result.output
-    assert "gumbel: 0.5" in (tmp_path / "gumbel" / "runs" / "adaptive" / "config.yaml").read_text()
+    held = (tmp_path / "gumbel" / "runs" / "adaptive" / "config.yaml").read_text()
+    assert "gumbel: 0.5" in held and "gumbel_from: 1" in held
 
 
 def test_video_search_reports_bad_input(tmp_path):

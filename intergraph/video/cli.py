@@ -187,6 +187,7 @@ def video_search(
     diversity: float = typer.Option(0.1, help="Weight of the diversity loss."),
     gumbel: float = typer.Option(0.0, help="Train on straight-through Gumbel-softmax structure samples at this "
                                  "temperature (one operation per edge, as at test: GDAS); 0: softmax mixtures."),
+    gumbel_from: int = typer.Option(0, help="First epoch of the Gumbel samples (softmax mixtures before it)."),
     warmup: Optional[int] = WARMUP_OPTION,
     baselines: bool = typer.Option(True, help="Also train global-alpha DARTS and every single operation."),
     fixed: Optional[Path] = typer.Option(None, help="Train only this derived structure (JSON), no search."),
@@ -216,7 +217,8 @@ def video_search(
         data=VideoDataConfig(source=data, videos=videos, synthetic=SyntheticConfig(seed=seed, benchmark=benchmark),
                              nodes=NodeConfig(backbone=backbone, weights=str(weights) if weights else None)),
         model=VideoModelConfig(width=width, steps=steps, cells=cells, descriptor=descriptor, head=head,
-                               layout_embedding=layout_embedding, gumbel=gumbel, **model),
+                               layout_embedding=layout_embedding, gumbel=gumbel,
+                               gumbel_from=gumbel_from, **model),
         train=TrainConfig(max_epochs=epochs, batch_size=batch_size, monitor="val/top1", mode="max",
                           early_stop_patience=10, seed=seed),
         search=SearchConfig(diversity_weight=diversity, **search))

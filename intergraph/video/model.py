@@ -72,6 +72,7 @@ class VideoModelConfig:
     diversity_weight: float = 0.1
     gumbel: float = 0.0             # adaptive / global: train on straight-through Gumbel-softmax samples at this
                                     # temperature (one operation per edge, as at test: GDAS); 0 = softmax mixtures
+    gumbel_from: int = 0            # the first epoch of those samples (softmax mixtures before, e.g. the warm-up)
     op_names: list = field(default_factory=list)  # filled in: the candidate list actually used
 
 
@@ -193,8 +194,9 @@ class InteractionModel(nn.Module):
                    derive: bool) -> torch.Tensor:
         """The structure predictor's weights from reduced nodes (softmax, or one-hot with ``derive``; in training
         with ``gumbel``, a straight-through sample)."""
+        sample = self.training and self.epoch >= self.cfg.gumbel_from
         return structure_weights(self.predictor(self._predictor_input(objects, background, mask)),
-                                 self.cfg.op_names, derive=derive, gumbel=self.cfg.gumbel if self.training else 0.0)
+                                 self.cfg.op_names, derive=derive, gumbel=self.cfg.gumbel if sample else 0.0)
 
     def forward(self, graph: VideoGraph, derive_structure: bool = False,
                 weights: Optional[torch.Tensor] = None) -> VideoOutput:

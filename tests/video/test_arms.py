@@ -103,6 +103,11 @@ def test_gumbel_training_samples_one_operation_per_edge_and_tests_as_before():
     assert model.predictor.linear.weight.grad.abs().sum() > 0
     w = model.eval()(g).weights  # at test: softmax (argmax with derive_structure), never a sample
     assert torch.allclose(w, torch.full_like(w, 1 / w.shape[-1]))
+    later = model_of(structure="adaptive", gumbel=1.0, gumbel_from=2).train()  # mixtures first (the warm-up)
+    later.set_epoch(1)
+    assert torch.allclose(later(g).weights, w)
+    later.set_epoch(2)
+    assert torch.all(later(g).weights.sum(-1) == 1) and torch.all(later(g).weights.amax(-1) == 1)
 
 
 def test_routed_shared_epochs_send_every_video_through_every_route_operation(tmp_path, monkeypatch):
