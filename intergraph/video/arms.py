@@ -177,8 +177,13 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     val_pred["uniform mixture"] = predict(models["uniform mixture"], val)
     routes = {n: Structure.uniform(n.split(":", 1)[1], base.model.steps, base.model.cells).to_dict() for n in fixed}
     routes["uniform mixture"] = MIXTURE
-    best = [max([*routes, HAND], key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
-            for k in range(len(val.group_names))]
+
+    def best_per_group(candidates: dict[str, np.ndarray]) -> list[str]:
+        """For each group, the candidate whose validation predictions read that group's videos best."""
+        return [max(candidates, key=lambda n: (candidates[n][val_groups == k] == val_labels[val_groups == k]).mean())
+                for k in range(len(val.group_names))]
+
+    best = best_per_group({n: val_pred[n] for n in [*routes, HAND]})
     chosen["oracle routing, chosen on validation"] = best
     # those routes trained from scratch and after the shared warm-up; the one that reads validation best is kept
     tried = {}
@@ -206,8 +211,7 @@ def run_seed(base: VideoSearchRun, fs: FeatureSet, split: dict, oracle: list[Str
     val_pred = {**{n: val_pred[n] for n in [*fixed, "uniform mixture"]}, "oracle routing": val_pred[HAND],
                 **{n: predict(models[n], val) for n in
                    ("mixed edges", "darts derived", "oracle routing, chosen on validation")}}
-    experts = [max(val_pred, key=lambda n: (val_pred[n][val_groups == k] == val_labels[val_groups == k]).mean())
-               for k in range(len(val.group_names))]
+    experts = best_per_group(val_pred)
     chosen["per-group expert, chosen on validation"] = experts
     groups = test.groups().numpy()
     preds["per-group expert, chosen on validation"] = np.choose(groups, [preds[n] for n in experts])
