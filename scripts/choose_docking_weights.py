@@ -7,7 +7,10 @@ Groups (named data below):
 - ``restraint``: shape + pair + interface restraints at several restraint weights (0 = shape + pair), chosen on the
   validation complexes with the probabilities of an interface run trained on the training split (``--interface
   RUN``: arm ``shape+pair+restraint``), or with the observed interface (``--interface truth``: arm
-  ``shape+pair+restraint-oracle``, the weight for measuring what perfect interface prediction would give).
+  ``shape+pair+restraint-oracle``, the weight for measuring what perfect interface prediction would give);
+- ``coupling``: shape + pair + the interface coupling term (contacts between residues predicted at the interface on
+  both sides) at several weights, with the restraint term off or at 1; chosen as ``restraint`` (arm
+  ``shape+pair+coupling``, and ``shape+pair+coupling-oracle`` with ``--interface truth``).
 
 The group's candidates, per-complex ranks and the chosen arms are written into
 ``intergraph/protein/resources/docking_weights_db5.json`` (``choices[GROUP]``; ``arms`` gets the chosen weights).
@@ -41,8 +44,11 @@ RESTRAINT_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
 GROUPS = {
     "base": {"shape": SHAPE, "shape+pair": PAIR},
     "restraint": {f"shape+pair+restraint{w:g}": {**PAIR, "restraint": w} for w in RESTRAINT_WEIGHTS},
+    "coupling": {f"shape+pair+restraint{r:g}+coupling{w:g}": {**PAIR, "restraint": r, "coupling": w}
+                 for r in (0.0, 1.0) for w in RESTRAINT_WEIGHTS},
 }
-SHIPPED_AS = {"base": None, "restraint": "shape+pair+restraint"}   # the group's chosen arm is shipped under this name
+SHIPPED_AS = {"base": None, "restraint": "shape+pair+restraint",   # the group's chosen arm is shipped under this name
+              "coupling": "shape+pair+coupling"}
 
 
 def main() -> None:
@@ -54,8 +60,9 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=Path("runs/docking_weight_pools"))
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     candidates = GROUPS[args.group]
     db5 = DB5(split=args.split)
     ids = sorted(db5.ids)

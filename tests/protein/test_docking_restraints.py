@@ -18,8 +18,8 @@ from intergraph.protein.featurize import graph_nodes
 from intergraph.protein.io import read_structure
 from intergraph.protein.labels import interface_labels
 from intergraph.protein.tasks.docking import restraints
-from intergraph.protein.tasks.docking.grids import Body
-from intergraph.protein.tasks.docking.search import SearchConfig
+from intergraph.protein.tasks.docking.grids import TERMS, Body, GridSpec, receptor_grid
+from intergraph.protein.tasks.docking.search import Poses, SearchConfig, direct_terms
 from intergraph.protein.tasks.docking.weights import complex_pools, funnel_rank, native_pose
 
 runner = CliRunner()
@@ -54,6 +54,50 @@ def test_observed_restraints_are_the_interface_labels(complex_7cei):
         assert 10 < p.sum() < len(p) / 2       # a real interface: some residues, not most
 
 
+def test_restraint_and_coupling_terms_are_their_sums_over_residue_contacts(complex_7cei):
+    """At the native pose, with random probabilities: restraint = Σ (p_j − p̄) + (q_i − q̄) and coupling =
+    Σ (p_j − p̄)(q_i − q̄) over receptor/ligand residue pairs whose voxel-rounded centroids lie within 6 Å."""
+    g = np.random.default_rng(0)
+    rec, lig = (Body.from_structure(s, g.random(len(Body.rows(s)))) for s in complex_7cei)
+    spec = GridSpec()
+    grid = receptor_grid(rec, lig.radius, spec, (torch.zeros(0), torch.zeros(0, 21)))
+    r0, t0 = native_pose(rec, lig)
+    h, origin = spec.spacing, grid.origin.double()
+    shift = torch.round((t0 - origin) / h)
+    vr = torch.round((rec.centroids - origin) / h)
+    vl = torch.round(lig.centroids @ r0.T / h) + shift
+    near = torch.cdist(vl, vr) * h <= spec.contact + 1e-9             # (ligand, receptor) residue contacts
+    p, q = rec.interface - rec.interface.mean(), lig.interface - lig.interface.mean()
+    want_restraint = float((near * (p[None, :] + q[:, None])).sum())
+    want_coupling = float((near * (q[:, None] * p[None, :])).sum())
+    got = direct_terms(grid, lig, Poses(r0[None], (origin + shift * h)[None], torch.zeros(1)), (torch.zeros(0),
+                                                                                               torch.zeros(0, 21)))[0]
+    assert int(near.sum()) > 20                                         # the native pose: many contacts
+    assert float(got[TERMS.index("restraint")]) == pytest.approx(want_restraint, abs=1e-4)
+    assert float(got[TERMS.index("coupling")]) == pytest.approx(want_coupling, abs=1e-4)
+    assert abs(want_coupling) > 0.1
+
+
+def test_coupling_rewards_contacts_between_both_interfaces_and_restraint_does_not_tell(complex_7cei):
+    """With the observed interface, the native pose scores a positive coupling; the native pose mirrored through
+    the receptor's principal axis (the ligand's interface against receptor surface off the receptor's interface)
+    gets a negative coupling, though it touches the receptor and its restraint stays positive."""
+    rec, lig = (Body.from_structure(s, p) for s, p in zip(complex_7cei, restraints.observed(*complex_7cei)))
+    spec = GridSpec()
+    none = (torch.zeros(0), torch.zeros(0, 21))
+    grid = receptor_grid(rec, lig.radius, spec, none)
+    r0, t0 = native_pose(rec, lig)
+    # the same ligand pose mirrored through the receptor's centre: its interface now faces the far side
+    flip = torch.diag(torch.tensor([-1.0, -1.0, 1.0], dtype=torch.float64))
+    poses = Poses(torch.stack([r0, flip @ r0]), torch.stack([t0, flip @ t0]), torch.zeros(2))
+    h, origin = spec.spacing, grid.origin.double()
+    poses.translation = origin + torch.round((poses.translation - origin) / h) * h
+    terms = direct_terms(grid, lig, poses, none)
+    coupling, restraint = terms[:, TERMS.index("coupling")], terms[:, TERMS.index("restraint")]
+    assert coupling[0] > 5 and coupling[1] < 0
+    assert terms[1, TERMS.index("shape")] > 20 and restraint[1] > 5
+
+
 def test_one_search_pass_scores_candidates_as_separate_searches_and_the_observed_interface_finds_the_native(
         complex_7cei):
     rec_s, lig_s = complex_7cei
@@ -64,7 +108,7 @@ def test_one_search_pass_scores_candidates_as_separate_searches_and_the_observed
     both = complex_pools(rec, lig, native, cfg, candidates, None, pool=50)
     for k, w in enumerate(candidates):
         alone = complex_pools(rec, lig, native, cfg, [w], None, pool=50)[0]
-        wv = torch.tensor([w.get(t, 0.0) for t in ("shape", "clash", "pair", "restraint")], dtype=torch.float64)
+        wv = torch.tensor([w.get(t, 0.0) for t in TERMS], dtype=torch.float64)
         # the same best scores (poses of equal score may come in another order)
         torch.testing.assert_close((alone[0].terms @ wv).sort().values, (both[k][0].terms @ wv).sort().values)
         torch.testing.assert_close(alone[1].terms, both[k][1].terms)

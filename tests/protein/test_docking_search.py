@@ -63,7 +63,7 @@ def test_fft_score_equals_the_direct_score_on_the_same_poses(pair):
     ligand = Body.from_structure(lig, torch.rand(len(Body.from_structure(lig).types), generator=g).numpy())
     channels = potential_channels(pot.read(), 3)
     grid = receptor_grid(receptor, ligand.radius, GridSpec(), channels)
-    w = weight_matrix([{"shape": 1.0, "clash": -4.0, "pair": 2.0, "restraint": 3.0}, {"pair": 1.0}])
+    w = weight_matrix([{"shape": 1.0, "clash": -4.0, "pair": 2.0, "restraint": 3.0, "coupling": 2.0}, {"pair": 1.0}])
     rots = rotation_set(30)[:4]
     for arms in (w[:1], w):       # one arm (summed in Fourier space) and two (one inverse FFT per term)
         s = Correlator(grid, ligand, arms, channels).scores(rots)
@@ -206,9 +206,10 @@ def test_dock_cli_writes_ranked_complexes_of_a_multichain_receptor(db5_root, tmp
 
 
 def test_funnel_rank_counts_the_decoys_that_outscore_the_reachable_native_funnel():
+    from intergraph.protein.tasks.docking.grids import TERMS
     from intergraph.protein.tasks.docking.weights import Pool, funnel_rank
 
-    t = lambda rows: torch.tensor([r + [0.0, 0.0] for r in rows], dtype=torch.float64)  # noqa: E731  shape, clash
+    t = lambda rows: torch.tensor([r + [0.0] * (len(TERMS) - 2) for r in rows], dtype=torch.float64)  # noqa: E731
     search = Pool(t([[90, 0], [80, 5], [70, 0], [60, 0], [75, 0]]), torch.tensor([False, False, False, False, True]))
     # the exact native (first) outscores everything but is not reachable; the best other funnel pose scores 72
     funnel = Pool(t([[200, 0], [72, 0], [50, 0]]), torch.tensor([True, True, True]))
@@ -243,10 +244,10 @@ def test_weights_factor_over_their_independent_rows():
     w = weight_matrix([{"shape": 1.0, "clash": -3.0, "pair": 5.0, "restraint": r} for r in (0.0, 2.0, 10.0)] +
                       [{"shape": 2.0, "clash": -6.0, "pair": 10.0}])
     c, b = weight_basis(w)
-    assert b.shape == (2, 4) and torch.equal(b, w[:2])      # arms differing in one weight: two inverse FFTs
+    assert b.shape == (2, 5) and torch.equal(b, w[:2])      # arms differing in one weight: two inverse FFTs
     torch.testing.assert_close(c @ b, w)
     assert c[:2].tolist() == [[1.0, 0.0], [0.0, 1.0]]
     c, b = weight_basis(w[:1])
     assert c.tolist() == [[1.0]] and torch.equal(b, w[:1])
     with pytest.raises(ValueError, match="zero"):
-        weight_basis(torch.zeros(1, 4, dtype=torch.float64))
+        weight_basis(torch.zeros(1, 5, dtype=torch.float64))

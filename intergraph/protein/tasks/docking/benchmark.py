@@ -25,7 +25,7 @@ from ...db5 import protocol_root
 from ...docking_metrics import capri, find_structure, score_folder, score_structures, structure_file
 from ...io import read_structure
 from . import potential, restraints
-from .grids import Body
+from .grids import Body, uses_interface
 from .search import SearchConfig, dock_structures, fitted_weights
 
 FIELDS = ("complex", "arm", "rank", "score", "cluster_size", "dockq", "fnat", "irmsd", "lrmsd", "crmsd", "seconds")
@@ -64,7 +64,7 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
     ("RANKING + QA")."""
     db5_root = db5_root or protocol_root().parent
     weights = {a: fitted_weights(a) for a in arms}
-    if interface == "none" and any(w.get("restraint") for w in weights.values()):
+    if interface == "none" and any(uses_interface(w) for w in weights.values()):
         raise InputError("an arm with interface restraints needs --interface: an interface run folder, or truth")
     if interface == "truth" and inputs != "bound":
         raise InputError("--interface truth (the observed interface) is defined for the bound inputs only")

@@ -19,7 +19,11 @@ Terms (residue centroids: mean of the side-chain heavy atoms, Cα for glycine):
 - ``pair``: Σ_ij P(t_i, t_j) over residue pairs with centroids within ``contact`` Å, P a 20 × 20 residue-pair
   potential, decomposed P = Σ_k λ_k u_k u_kᵀ into a few channel pairs (PIPER's decomposition);
 - ``restraint``: Σ_ij [(p_j − p̄) + (q_i − q̄)] over the same residue contacts, p and q the per-residue interface
-  probabilities of receptor and ligand (an interface run's predictions; zero when absent).
+  probabilities of receptor and ligand (an interface run's predictions; zero when absent);
+- ``coupling``: Σ_ij (p_j − p̄)(q_i − q̄) over the same residue contacts: positive where residues predicted at the
+  interface on both sides touch, negative where an interface residue touches one predicted off it (``restraint``
+  rewards both alike, so a pose burying both patches against the wrong surfaces scores as the native does). It
+  needs no further channel: the receptor's (p − p̄) channel against the ligand's (q − q̄) one.
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ from ....errors import InputError
 from ....graph.rigid import principal_frame
 from ...structure import Structure
 
-TERMS = ("shape", "clash", "pair", "restraint")
+TERMS = ("shape", "clash", "pair", "restraint", "coupling")
+INTERFACE_TERMS = ("restraint", "coupling")   # terms that need interface probabilities
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 _BACKBONE = {"N", "CA", "C", "O", "OXT"}
 
@@ -268,7 +273,12 @@ def ligand_channels(body: Body, rotations: torch.Tensor, shift: torch.Tensor, gr
     return out.view(b, c, *grid.shape)
 
 
+def uses_interface(weights: dict[str, float]) -> bool:
+    """Whether a weight vector scores a term that needs interface probabilities."""
+    return any(weights.get(t) for t in INTERFACE_TERMS)
+
+
 def products(n_pair: int) -> list[tuple[int, int, str]]:
     """(receptor channel, ligand channel, term) of every correlation that enters the score."""
-    rows = [(0, 0, "shape"), (1, 0, "clash"), (2, 2, "restraint"), (3, 1, "restraint")]
+    rows = [(0, 0, "shape"), (1, 0, "clash"), (2, 2, "restraint"), (3, 1, "restraint"), (3, 2, "coupling")]
     return rows + [(4 + k, 3 + k, "pair") for k in range(n_pair)]

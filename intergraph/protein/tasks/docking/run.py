@@ -29,7 +29,7 @@ from ...run import ProteinRun, build_encoder, complex_set, describe, parameter_c
 from ...structure import Structure
 from ..base import ItemGain, PredictInputs, TaskSpec, read_items, write_items
 from . import potential, restraints
-from .grids import Body
+from .grids import Body, uses_interface
 from .model import DockingModel, DockingPairs, DockingTask, docked_pose
 from .search import DEFAULT_ARM, SearchConfig, dock_structures, fitted_weights
 
@@ -242,7 +242,7 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
 
     cfg = cfg or SearchConfig()
     weights = fitted_weights(arm)
-    if weights.get("restraint") and interface is None:
+    if uses_interface(weights) and interface is None:
         raise InputError(f"arm {arm!r} scores interface restraints: give an interface run (--model)")
     rec, lig, renamed = read_partners(receptor, ligand, rename_chains)
     probs = restraints.predicted(interface, rec, lig) if interface is not None else (None, None)

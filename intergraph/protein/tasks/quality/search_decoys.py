@@ -36,7 +36,7 @@ from ....train.config import claim_results_dir
 from ...docking_metrics import kabsch, paired_partners
 from ...structure import Structure
 from ..docking import potential as pair_potential
-from ..docking.grids import Body, potential_channels, receptor_grid
+from ..docking.grids import Body, potential_channels, receptor_grid, uses_interface
 from ..docking.search import Poses, SearchConfig, dock_bodies, fitted_weights
 from ..docking.weights import native_funnel
 from .decoys import SEARCH_SOURCES as SOURCES
@@ -92,7 +92,7 @@ def target_decoys(target: str, receptor: Structure, ligand: Structure, cfg: Sear
     """The search decoys of one target from its input partners (``receptor``, ``ligand``), labelled against
     ``native`` = the bound (receptor, ligand) (default: the inputs are the bound complex)."""
     weights = fitted_weights(cfg.arm)
-    if weights.get("restraint"):
+    if uses_interface(weights):
         raise InputError(f"arm {cfg.arm!r} scores interface restraints; decoys come from a search without them")
     table = pair_potential.read() if potential is None else potential
     search = SearchConfig(step=cfg.step)
