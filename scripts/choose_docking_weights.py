@@ -10,7 +10,8 @@ Groups (named data below):
   ``shape+pair+restraint-oracle``, the weight for measuring what perfect interface prediction would give);
 - ``coupling``: shape + pair + the interface coupling term (contacts between residues predicted at the interface on
   both sides) at several weights, with the restraint term off or at 1; chosen as ``restraint`` (arm
-  ``shape+pair+coupling``, and ``shape+pair+coupling-oracle`` with ``--interface truth``).
+  ``shape+pair+interface``: the interface terms' weights chosen on validation, the default of ``protein dock
+  --model``; ``shape+pair+interface-oracle`` with ``--interface truth``).
 
 The group's candidates, per-complex ranks and the chosen arms are written into
 ``intergraph/protein/resources/docking_weights_db5.json`` (``choices[GROUP]``; ``arms`` gets the chosen weights).
@@ -48,7 +49,7 @@ GROUPS = {
                  for r in (0.0, 1.0) for w in RESTRAINT_WEIGHTS},
 }
 SHIPPED_AS = {"base": None, "restraint": "shape+pair+restraint",   # the group's chosen arm is shipped under this name
-              "coupling": "shape+pair+coupling"}
+              "coupling": "shape+pair+interface"}
 
 
 def main() -> None:

@@ -152,16 +152,18 @@ def test_dock_with_an_interface_run_restrains_the_search(interface_run, db5_root
                               "--model", str(interface_run), "--step", "60", "--top", "2"])
     assert res.exit_code == 0, res.output
     meta = json.loads((out / "search.json").read_text())
-    assert meta["arm"] == "shape+pair+restraint" and meta["weights"]["restraint"] > 0
+    assert meta["arm"] == "shape+pair+interface" and meta["weights"]["restraint"] > 0
     assert meta["interface"] == str(interface_run)
     assert (out / "rank02.pdb").exists()
-    # a restraint arm without probabilities, the oracle on unbound inputs: one clear error each
-    res = runner.invoke(app, ["protein", "dock", "--receptor", str(rec_f), "--ligand", str(lig_f), "--out",
-                              str(tmp_path / "x"), "--arm", "shape+pair+restraint", "--step", "60"])
-    assert res.exit_code == 2 and "interface run" in res.output
-    res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms",
-                              "shape+pair+restraint", "--ids", "7CEI", "--step", "60"])
-    assert res.exit_code == 2 and "--interface" in res.output
+    # an arm with interface terms (restraint; coupling alone) without probabilities, the oracle on unbound
+    # inputs: one clear error each
+    for arm in ("shape+pair+restraint", "shape+pair+restraint0+coupling5"):
+        res = runner.invoke(app, ["protein", "dock", "--receptor", str(rec_f), "--ligand", str(lig_f), "--out",
+                                  str(tmp_path / "x"), "--arm", arm, "--step", "60"])
+        assert res.exit_code == 2 and "interface run" in res.output
+        res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", arm,
+                                  "--ids", "7CEI", "--step", "60"])
+        assert res.exit_code == 2 and "--interface" in res.output
     res = runner.invoke(app, ["protein", "dock-benchmark", "--out", str(tmp_path / "b"), "--arms", "shape",
                               "--ids", "7CEI", "--inputs", "unbound", "--interface", "truth", "--step", "60"])
     assert res.exit_code == 2 and "bound inputs only" in res.output

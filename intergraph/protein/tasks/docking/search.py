@@ -34,7 +34,8 @@ from .grids import (
 )
 
 DEFAULT_ARM = "shape+pair"
-RESTRAINT_ARM = "shape+pair+restraint"   # the default with an interface run
+INTERFACE_ARM = "shape+pair+interface"   # the default with an interface run: restraint and coupling weights chosen
+                                         # on DB5.5 validation complexes with a no-PLM interface run
 
 
 def fitted_weights(arm: str = DEFAULT_ARM) -> dict[str, float]:
