@@ -58,14 +58,15 @@ def run_benchmark(ids: list[str], arms: list[str], cfg: SearchConfig, out: Path,
                   top: int = 10, db5_root: Path | None = None, overwrite: bool = False,
                   interface: str = "none", qa: str = "none") -> tuple[list[dict], list]:
     """Dock every complex with every arm; rows of :data:`FIELDS` (one per arm and rank) and the skipped
-    (complex, reason). ``interface``: where the restraint term's probabilities come from: ``none``, an interface
+    (complex, reason). ``interface``: where the interface terms' probabilities come from: ``none``, an interface
     run folder (predictions on the inputs), or ``truth`` (the observed interface: an oracle; bound inputs only).
     ``qa``: a quality-assessment run folder; every ranking gets a copy re-ranked by its predicted DockQ
     ("RANKING + QA")."""
     db5_root = db5_root or protocol_root().parent
     weights = {a: fitted_weights(a) for a in arms}
     if interface == "none" and any(uses_interface(w) for w in weights.values()):
-        raise InputError("an arm with interface restraints needs --interface: an interface run folder, or truth")
+        raise InputError("an arm with interface terms (restraint, coupling) needs --interface: an interface run "
+                         "folder, or truth")
     if interface == "truth" and inputs != "bound":
         raise InputError("--interface truth (the observed interface) is defined for the bound inputs only")
     source = restraint_source(interface)

@@ -231,9 +231,9 @@ def search_files(receptor: str | Path, ligand: str | Path, out: str | Path, cfg:
                  progress: bool = True, interface: str | Path | list | None = None,
                  qa: str | Path | list | None = None) -> dict:
     """Dock ``ligand`` onto ``receptor`` by global FFT search (:mod:`search`) with the shipped potential and the
-    term weights of ``arm`` (chosen on DB5.5 training / validation complexes), the restraint term from the
-    probabilities of the ``interface`` run (a folder, or its loaded models; an arm with a restraint weight needs
-    one); with a ``qa`` run (a folder or its loaded models), the ranked cluster heads are re-ranked by its
+    term weights of ``arm`` (chosen on DB5.5 training / validation complexes), the interface terms (restraint,
+    coupling) from the probabilities of the ``interface`` run (a folder, or its loaded models; an arm that weights
+    them needs one); with a ``qa`` run (a folder or its loaded models), the ranked cluster heads are re-ranked by its
     predicted DockQ. Writes ``out/rank01.pdb`` …
     (receptor unchanged, then the moved ligand), ``out/poses.csv`` (rank, score, cluster size, predicted DockQ
     with ``qa``, file, motion of the input ligand) and ``out/search.json`` (settings, weights, time)."""
