@@ -23,6 +23,7 @@ from intergraph.protein.tasks.docking.search import Poses, SearchConfig, direct_
 from intergraph.protein.tasks.docking.weights import complex_pools, funnel_rank, native_pose
 
 runner = CliRunner()
+NO_PAIR = (torch.zeros(0), torch.zeros(0, 21))     # no pair-potential channels
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_restraint_and_coupling_terms_are_their_sums_over_residue_contacts(compl
     g = np.random.default_rng(0)
     rec, lig = (Body.from_structure(s, g.random(len(Body.rows(s)))) for s in complex_7cei)
     spec = GridSpec()
-    grid = receptor_grid(rec, lig.radius, spec, (torch.zeros(0), torch.zeros(0, 21)))
+    grid = receptor_grid(rec, lig.radius, spec, NO_PAIR)
     r0, t0 = native_pose(rec, lig)
     h, origin = spec.spacing, grid.origin.double()
     shift = torch.round((t0 - origin) / h)
@@ -70,8 +71,7 @@ def test_restraint_and_coupling_terms_are_their_sums_over_residue_contacts(compl
     p, q = rec.interface - rec.interface.mean(), lig.interface - lig.interface.mean()
     want_restraint = float((near * (p[None, :] + q[:, None])).sum())
     want_coupling = float((near * (q[:, None] * p[None, :])).sum())
-    got = direct_terms(grid, lig, Poses(r0[None], (origin + shift * h)[None], torch.zeros(1)), (torch.zeros(0),
-                                                                                               torch.zeros(0, 21)))[0]
+    got = direct_terms(grid, lig, Poses(r0[None], (origin + shift * h)[None], torch.zeros(1)), NO_PAIR)[0]
     assert int(near.sum()) > 20                                         # the native pose: many contacts
     assert float(got[TERMS.index("restraint")]) == pytest.approx(want_restraint, abs=1e-4)
     assert float(got[TERMS.index("coupling")]) == pytest.approx(want_coupling, abs=1e-4)
@@ -84,15 +84,14 @@ def test_coupling_rewards_contacts_between_both_interfaces_and_restraint_does_no
     gets a negative coupling, though it touches the receptor and its restraint stays positive."""
     rec, lig = (Body.from_structure(s, p) for s, p in zip(complex_7cei, restraints.observed(*complex_7cei)))
     spec = GridSpec()
-    none = (torch.zeros(0), torch.zeros(0, 21))
-    grid = receptor_grid(rec, lig.radius, spec, none)
+    grid = receptor_grid(rec, lig.radius, spec, NO_PAIR)
     r0, t0 = native_pose(rec, lig)
     # the same ligand pose mirrored through the receptor's centre: its interface now faces the far side
     flip = torch.diag(torch.tensor([-1.0, -1.0, 1.0], dtype=torch.float64))
     poses = Poses(torch.stack([r0, flip @ r0]), torch.stack([t0, flip @ t0]), torch.zeros(2))
     h, origin = spec.spacing, grid.origin.double()
     poses.translation = origin + torch.round((poses.translation - origin) / h) * h
-    terms = direct_terms(grid, lig, poses, none)
+    terms = direct_terms(grid, lig, poses, NO_PAIR)
     coupling, restraint = terms[:, TERMS.index("coupling")], terms[:, TERMS.index("restraint")]
     assert coupling[0] > 5 and coupling[1] < 0
     assert terms[1, TERMS.index("shape")] > 20 and restraint[1] > 5
