@@ -342,6 +342,45 @@ def protein_dock_benchmark(
     report_failures(skipped, len(done))
 
 
+@app.command("dock-compare")
+def protein_dock_compare(
+    ctx: typer.Context,
+    benchmarks: str = typer.Option(..., help="Comma-separated finished dock-benchmark folders, each LABEL=FOLDER "
+                                             "or FOLDER (labelled by its name); the same search and inputs."),
+    out: Path = typer.Option(..., help="Folder for summary.md, summary.json, rows.csv, success.png, command.txt."),
+    base: Optional[str] = typer.Option(None, help="The arm every other is paired against (default: the first)."),
+    arms: Optional[str] = typer.Option(None, help="Comma-separated arm names to keep (default: every arm as its "
+                                                  "folder ranked it)."),
+) -> None:
+    """Paired comparison of docking benchmarks that differ in their interface source (no PLM, own PLM, ESM-2,
+    observed): every arm on the complexes all folders hold, success at top 1/5/10 with intervals, paired
+    differences against --base."""
+    import csv
+    import json
+
+    from .tasks.docking.benchmark import FIELDS, plot_success
+    from .tasks.docking.compare import compare, summary_lines
+
+    folders = {}
+    for item in (b.strip() for b in benchmarks.split(",") if b.strip()):
+        label, _, folder = item.rpartition("=")
+        folders[label or Path(folder).name] = folder
+    result = compare(folders, base, arms.split(",") if arms else None)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "command.txt").write_text(command_line(ctx) + "\n")
+    rows = result.pop("rows")
+    with open(out / "rows.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+    lines = summary_lines(result)
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    plot_success(rows, out / "success.png")
+    console.print("\n".join(lines), markup=False, soft_wrap=True)
+    console.print(f"-> {out.resolve()}")
+
+
 @app.command("decoys")
 def protein_decoys(
     ctx: typer.Context,
