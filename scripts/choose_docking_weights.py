@@ -11,7 +11,8 @@ Groups (named data below):
 - ``coupling``: shape + pair + the interface coupling term (contacts between residues predicted at the interface on
   both sides) at several weights, with the restraint term off or at 1; chosen as ``restraint`` (arm
   ``shape+pair+interface``: the interface terms' weights chosen on validation, the default of ``protein dock
-  --model``; ``shape+pair+interface-oracle`` with ``--interface truth``).
+  --model``; ``shape+pair+interface-oracle`` with ``--interface truth``; ``shape+pair+interface-ownplm`` /
+  ``-esm2_650m`` with a run of our own PLM / ESM-2: the default of ``protein dock --model`` for such runs).
 
 The group's candidates, per-complex ranks and the chosen arms are written into
 ``intergraph/protein/resources/docking_weights_db5.json`` (``choices[GROUP]``; ``arms`` gets the chosen weights).
@@ -36,7 +37,7 @@ from intergraph.protein.db5 import DB5
 from intergraph.protein.tasks.docking import restraints
 from intergraph.protein.tasks.docking.grids import Body, GridSpec
 from intergraph.protein.tasks.docking.potential import read
-from intergraph.protein.tasks.docking.search import WEIGHTS, SearchConfig
+from intergraph.protein.tasks.docking.search import PLM_ARM_NAMES, WEIGHTS, SearchConfig
 from intergraph.protein.tasks.docking.weights import Pool, complex_pools, funnel_rank, native_pose
 
 SHAPE = {"shape": 1.0, "clash": -3.0}
@@ -57,6 +58,8 @@ def main() -> None:
     ap.add_argument("--group", choices=sorted(GROUPS), default="base")
     ap.add_argument("--split", choices=("train", "val"), default="train")
     ap.add_argument("--complexes", type=int, default=0, help="a seeded sample of the split (0: all)")
+    ap.add_argument("--ids", default="", help="comma-separated complexes of the split (instead of a sample), e.g. "
+                                              "those with ESM-2 embeddings")
     ap.add_argument("--interface", default="none", help="none, truth, or an interface run folder")
     ap.add_argument("--step", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
@@ -67,13 +70,20 @@ def main() -> None:
     candidates = GROUPS[args.group]
     db5 = DB5(split=args.split)
     ids = sorted(db5.ids)
-    if args.complexes:
+    if args.ids:
+        asked = args.ids.split(",")
+        outside = sorted(set(asked) - set(ids))
+        if outside:
+            raise SystemExit(f"--ids: {', '.join(outside)} not in the DB5.5 {args.split} split")
+        ids = sorted(asked)
+    elif args.complexes:
         ids = sorted(random.Random(args.seed).sample(ids, args.complexes))
-    models = None
+    models, plm = None, "none"
     if args.interface not in ("none", "truth"):
         from intergraph.protein.run import load_models
 
         models = load_models(args.interface)
+        plm = models[0].cfg.data.plm
     tag = hashlib.sha1(json.dumps([candidates, args.interface, args.step]).encode()).hexdigest()[:10]
     cache = args.cache / f"{args.group}-{tag}"
     cache.mkdir(parents=True, exist_ok=True)
@@ -101,15 +111,20 @@ def main() -> None:
     summary = {arm: {"median_rank": statistics.median(r.values()), "top10": sum(v <= 10 for v in r.values()),
                      "top1": sum(v == 1 for v in r.values())} for arm, r in ranks.items()}
     command = (f"python scripts/choose_docking_weights.py --group {args.group} --split {args.split} "
-               f"--complexes {args.complexes} --interface {args.interface} --step {args.step} --seed {args.seed}")
+               + (f"--ids {args.ids} " if args.ids else f"--complexes {args.complexes} ")
+               + f"--interface {args.interface} --step {args.step} --seed {args.seed}")
     choice = {"chosen_on": {"complexes": ids, "split": f"DB5.5 {args.split} (EquiDock)", "step": args.step,
                             "seed": args.seed, "pool": 300, "interface": args.interface,
                             "criterion": "rank of the native funnel among the search's best 300 poses (median over "
                                          "complexes, then complexes in the top 10)"},
               "command": command, "summary": summary, "ranks": ranks, "candidates": candidates}
-    shipped = SHIPPED_AS[args.group]
+    shipped, key = SHIPPED_AS[args.group], args.group
     if shipped is not None and args.interface == "truth":
         shipped += "-oracle"     # the weight for measuring the observed interface's restraints, beside the shipped
+        key += "-truth"
+    elif shipped is not None and plm in PLM_ARM_NAMES:
+        shipped += f"-{PLM_ARM_NAMES[plm]}"   # chosen with a PLM run's probabilities: the default for such runs
+        key += f"-{PLM_ARM_NAMES[plm]}"
     if shipped is None:
         choice["chosen"] = {arm: arm for arm in candidates}
     else:
@@ -120,7 +135,7 @@ def main() -> None:
     if models is not None:
         c = models[0].cfg
         choice["chosen_on"]["interface_run"] = {"encoder": c.model.encoder, "plm": c.data.plm, "split": "DB5.5 train"}
-    table["choices"][f"{args.group}-truth" if args.interface == "truth" else args.group] = choice
+    table["choices"][key] = choice
     for arm, picked in choice["chosen"].items():
         table["arms"][arm] = candidates[picked]
     path.write_text(json.dumps(table, indent=2) + "\n")

@@ -219,15 +219,17 @@ def protein_dock(
     rank_by: str = typer.Option("score", help="search: clusters ranked by best score (chosen on DB5.5 validation "
                                               "complexes) or by size (ClusPro)."),
     arm: Optional[str] = typer.Option(None, help="search: fitted score terms (shape, shape+pair, "
-                                                 "shape+pair+restraint, shape+pair+interface); default "
-                                                 "shape+pair, with --model shape+pair+interface."),
+                                                 "shape+pair+restraint, shape+pair+interface and its -ownplm, "
+                                                 "-esm2_650m variants); "
+                                                 "default shape+pair, with --model the interface arm chosen for "
+                                                 "the run's PLM."),
     device: str = typer.Option("cpu", help="search: torch device (cuda where a GPU exists)."),
     rename_chains: bool = typer.Option(False, help="Give ligand chains that clash with receptor chain ids free ids."),
 ) -> None:
     """Dock a ligand onto a receptor (rigid body; the receptor stays where it is)."""
     from .run import load_models
     from .tasks.docking.run import dock_files, search_files
-    from .tasks.docking.search import DEFAULT_ARM, INTERFACE_ARM, SearchConfig
+    from .tasks.docking.search import DEFAULT_ARM, SearchConfig, interface_arm
 
     if method == "regress":
         if qa is not None:
@@ -249,7 +251,7 @@ def protein_dock(
             qa = load_models(qa)
             if qa[0].cfg.task != "qa":
                 raise InputError(f"{qa[0].folder}: a {qa[0].cfg.task} run; --qa needs a quality-assessment run")
-        arm = arm or (INTERFACE_ARM if model is not None else DEFAULT_ARM)
+        arm = arm or (interface_arm(model[0].cfg.data.plm) if model is not None else DEFAULT_ARM)
         try:
             result = search_files(receptor, ligand, out, SearchConfig(step=step, rank_by=rank_by), arm, top,
                                   rename_chains, torch_device(device), interface=model, qa=qa)

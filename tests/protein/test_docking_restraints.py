@@ -187,3 +187,20 @@ def test_benchmark_inputs_are_the_protocol_files_for_test_complexes_and_the_boun
     assert lig.name.startswith(f"{val}_l_u.") and true_l.name.startswith(f"{val}_l_b.")
     with pytest.raises(InputError, match="bound or unbound"):
         inputs_of(val, "moved", db5_root)
+
+
+def test_the_default_interface_arm_is_the_one_chosen_with_the_runs_plm(monkeypatch):
+    from intergraph.protein.tasks.docking import search
+
+    chosen = {search.INTERFACE_ARM, f"{search.INTERFACE_ARM}-esm2_650m"}
+
+    def fitted(arm):
+        if arm not in chosen:
+            raise ValueError(arm)
+        return {}
+
+    monkeypatch.setattr(search, "fitted_weights", fitted)
+    assert search.interface_arm("none") == search.INTERFACE_ARM
+    assert search.interface_arm("esm2_650m") == "shape+pair+interface-esm2_650m"
+    assert search.interface_arm("default") == search.INTERFACE_ARM   # no choice made with the own PLM: the fallback
+    assert search.interface_arm("/some/store") == search.INTERFACE_ARM

@@ -112,14 +112,39 @@ def attach(graph, pieces: dict[str | None, tuple[str, np.ndarray]], min_identity
 
 
 def attach_from_store(graph, store, model: str, layers: str, **thresholds):
-    """Attach per-chain embeddings looked up by each chain's full sequence (``graph.chain_sequences``)."""
+    """Attach per-chain embeddings looked up by each chain's sequence (``graph.chain_sequences``); a chain whose
+    exact sequence is not stored takes the stored sequence that aligns best to it within the thresholds (an
+    embedding of the full chain for a structure with missing or extra residues), see :func:`nearest_stored`."""
     pieces = {}
     for chain, seq in zip(graph.chain_ids, graph.chain_sequences):
         emb = store.get(model, layers, seq)
+        embedded = seq
         if emb is None:
-            raise AlignmentError(
-                f"{graph.name} chain {chain}: no {model} layer {layers} embedding in {store.path} "
-                f"for its {len(seq)}-residue sequence; run `intergraph plm embed` first"
-            )
-        pieces[chain] = (seq, emb)
+            embedded = nearest_stored(store, model, layers, seq, **thresholds)
+            if embedded is None:
+                raise AlignmentError(
+                    f"{graph.name} chain {chain}: no {model} layer {layers} embedding in {store.path} "
+                    f"for its {len(seq)}-residue sequence or one aligning to it; run `intergraph plm embed` first"
+                )
+            emb = store.get(model, layers, embedded)
+        pieces[chain] = (embedded, emb)
     return attach(graph, pieces, **thresholds)
+
+
+def nearest_stored(store, model: str, layers: str, seq: str, min_identity: float = 0.9, min_coverage: float = 0.5,
+                   candidates: int = 5, k: int = 3) -> str | None:
+    """The stored sequence (of ``model`` / ``layers``) whose alignment to ``seq`` covers most of it, among the
+    ``candidates`` sharing most k-mers with it, if its identity and coverage reach the thresholds; else None."""
+    def kmers(s: str) -> set[str]:
+        return {s[i:i + k] for i in range(len(s) - k + 1)}
+
+    mine = kmers(seq)
+    shared = sorted(((len(mine & kmers(s)), s) for s in store.sequences(model, layers)), reverse=True)
+    best, best_coverage = None, -1.0
+    for n, stored in shared[:candidates]:
+        if not n:
+            break
+        al = align(stored, seq)
+        if al.identity >= min_identity and al.coverage >= min_coverage and al.coverage > best_coverage:
+            best, best_coverage = stored, al.coverage
+    return best

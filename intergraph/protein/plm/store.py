@@ -196,6 +196,19 @@ class EmbeddingStore:
                     seq, emb = decode(value)
                     yield m, l, seq, emb
 
+    def sequences(self, model: str, layers: str) -> Iterator[str]:
+        """Every stored sequence of one model and layer key (embeddings not read)."""
+        prefix = f"{model}\t{layers}\t".encode()
+        with self.env.begin(buffers=False) as txn:
+            cursor = txn.cursor(db=self.emb)
+            if not cursor.set_range(prefix):
+                return
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    break
+                n_text = _HEADER.unpack_from(value)[3]
+                yield bytes(value[_HEADER.size:_HEADER.size + n_text]).decode()
+
     def summary(self) -> list[StoreSummary]:
         out: dict[tuple[str, str], StoreSummary] = {}
         with self.env.begin() as txn:

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from intergraph.protein.db5 import DB5
-from intergraph.protein.plm.align import AlignmentError, align, attach, checked_alignment
+from intergraph.protein.plm.align import (
+    AlignmentError,
+    align,
+    attach,
+    attach_from_store,
+    checked_alignment,
+    nearest_stored,
+)
 from intergraph.protein.plm.arms import PLMSource
 from intergraph.protein.plm.pipeline import import_to_store
 from intergraph.protein.plm.store import EmbeddingStore
@@ -102,3 +109,27 @@ def test_rows_agree_with_the_published_residue_map(data_root, db5_store):
         total += 1
         agree += al.rows[ours[their_residues[idx]]] == row
     assert total > 0 and agree / total > 0.99
+
+
+def test_a_new_input_finds_its_chain_embedding_by_alignment_as_the_named_lookup_does(data_root, db5_store):
+    """New inputs are looked up by sequence: a bound chain whose observed residues differ from the embedded (unbound)
+    sequence takes the stored sequence aligning to it, and gets the very features training attached by name."""
+    from intergraph.protein.featurize import featurize
+
+    source = PLMSource(db5_store, "esm2_t33_650M_UR50D", "33", min_identity=0.9, min_coverage=0.6)
+    ds = DB5(data_root / "db5", form="b", ids=["1AY7", "1EAW"], plm=source)
+    differed = 0
+    with EmbeddingStore(db5_store, readonly=True) as store:
+        for cid in ("1AY7", "1EAW"):
+            for role in "rl":
+                named = getattr(ds[cid], "receptor" if role == "r" else "ligand")
+                fresh = featurize(ds.structure(cid, role, "b"), name=f"{cid}_{role}")
+                differed += store.get(source.model, source.layers, fresh.chain_sequences[0]) is None
+                attach_from_store(fresh, store, source.model, source.layers, min_identity=0.9, min_coverage=0.6)
+                assert torch.equal(fresh.plm, named.plm) and torch.equal(fresh.plm_mask, named.plm_mask)
+        assert differed >= 1   # at least one chain needed the alignment (1AY7's ligand does)
+        with pytest.raises(AlignmentError, match="or one aligning to it"):
+            g = featurize(ds.structure("1AY7", "r", "b"), name="odd")
+            g.chain_sequences = ["W" * len(g.chain_sequences[0])]
+            attach_from_store(g, store, source.model, source.layers)
+        assert nearest_stored(store, source.model, source.layers, "WWWWWWWW") is None

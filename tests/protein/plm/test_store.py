@@ -27,7 +27,9 @@ def test_round_trip_float16_and_names(tmp_path):
         assert s.missing("m1", "33", ["GSH", "NEW"]) == ["NEW"]
         seq, emb = s.get_named("m1", "33", "a")
         assert seq == "MKTAYIAK" and emb.shape == (8, 16)
-        (summary,) = s.summary()
+        s.put_many("m10", "33", items[:1])   # another model whose id starts alike: not among m1's sequences
+        assert sorted(s.sequences("m1", "33")) == ["GSH", "MKTAYIAK"] and list(s.sequences("m1", "32")) == []
+        (summary, _) = s.summary()
         assert (summary.model, summary.layers, summary.count, summary.residues, summary.dim) == ("m1", "33", 2, 11, 16)
     with EmbeddingStore(tmp_path / "s", readonly=True) as r:
         assert r.has("m1", "33", "GSH")

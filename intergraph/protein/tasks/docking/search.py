@@ -36,6 +36,19 @@ from .grids import (
 DEFAULT_ARM = "shape+pair"
 INTERFACE_ARM = "shape+pair+interface"   # the default with an interface run: restraint and coupling weights chosen
                                          # on DB5.5 validation complexes with a no-PLM interface run
+PLM_ARM_NAMES = {"default": "ownplm", "esm2_650m": "esm2_650m"}   # suffix of the arm chosen with that PLM's run
+
+
+def interface_arm(plm: str = "none") -> str:
+    """The default arm with an interface run of PLM arm ``plm``: the interface weights chosen on validation with
+    a run of the same PLM arm (``shape+pair+interface-SUFFIX``) where that choice was made, else
+    :data:`INTERFACE_ARM`."""
+    name = f"{INTERFACE_ARM}-{PLM_ARM_NAMES[plm]}" if plm in PLM_ARM_NAMES else INTERFACE_ARM
+    try:
+        fitted_weights(name)
+    except ValueError:
+        return INTERFACE_ARM
+    return name
 
 
 def fitted_weights(arm: str = DEFAULT_ARM) -> dict[str, float]:
